@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * xkvm_arch.h - the x86 parts embedded in the generic VM and vCPU objects.
+ *
+ * Vendor-neutral: nothing here is VMX or SVM specific; vendors keep their
+ * own data behind the 'vendor' pointers.  Field legend:
+ *   (own)  touched only by the vCPU's own thread, under xkvm_vcpu.mutex
+ *   (mmu)  under xkvm.mmu_lock
+ */
+#ifndef XKVM_ARCH_H
+#define XKVM_ARCH_H
+
+#include <linux/kvm.h>
+#include <linux/types.h>
+#include <asm/fpu/types.h>
+
+struct xkvm_vcpu;
+
+/* General-purpose registers, in the hardware's encoding order. */
+enum xkvm_reg {
+	XKVM_REG_RAX, XKVM_REG_RCX, XKVM_REG_RDX, XKVM_REG_RBX,
+	XKVM_REG_RSP, XKVM_REG_RBP, XKVM_REG_RSI, XKVM_REG_RDI,
+	XKVM_REG_R8, XKVM_REG_R9, XKVM_REG_R10, XKVM_REG_R11,
+	XKVM_REG_R12, XKVM_REG_R13, XKVM_REG_R14, XKVM_REG_R15,
+	XKVM_NR_REGS
+};
+
+/* Segment registers, in the hardware's encoding order, then TR and LDTR. */
+enum xkvm_seg {
+	XKVM_SEG_ES, XKVM_SEG_CS, XKVM_SEG_SS, XKVM_SEG_DS,
+	XKVM_SEG_FS, XKVM_SEG_GS, XKVM_SEG_TR, XKVM_SEG_LDTR,
+	XKVM_NR_SEGS
+};
+
+/*
+ * Guest state that lives in the vendor's control block (VMCB/VMCS).  The
+ * vendor copies groups of it in and out on request (state_get/state_set);
+ * state_valid says which groups the copy here holds since the last exit.
+ */
+#define XKVM_STATE_SEGS		BIT(0)	/* segs, gdt, idt */
+#define XKVM_STATE_CRS		BIT(1)	/* cr0, cr2, cr3, cr4, efer */
+#define XKVM_STATE_ALL		(XKVM_STATE_SEGS | XKVM_STATE_CRS)
+
+struct xkvm_x86_state {
+	struct kvm_segment segs[XKVM_NR_SEGS];
+	struct kvm_dtable gdt, idt;
+	u64 cr0, cr2, cr3, cr4, efer;
+};
+
+/* An exception waiting to be injected at the next entry. */
+struct xkvm_x86_exception {
+	bool pending;
+	bool has_error_code;
+	u8 vector;
+	u32 error_code;
+};
+
+/*
+ * What KVM_RUN must finish when userspace comes back from an exit
+ * (an IN's data, an MMIO load's data).
+ */
+enum xkvm_x86_completion {
+	XKVM_COMPLETE_NONE,
+	XKVM_COMPLETE_PIO_IN,
+	XKVM_COMPLETE_MMIO_LOAD,
+};
+
+struct xkvm_x86_pending_io {
+	enum xkvm_x86_completion kind;
+	u8 size;		/* bytes the device returns */
+	u8 dest_reg;		/* enum xkvm_reg */
+	u8 dest_size;		/* bytes written to dest_reg */
+	bool dest_high8;	/* AH/CH/DH/BH */
+	bool sign_extend;
+	u64 next_rip;
+};
+
+struct xkvm_arch {
+	/* Two-dimensional paging (mmu) */
+	u64 *tdp_root;			/* page-table root, kernel virtual */
+	unsigned long tdp_pages;	/* table pages allocated (mmu) */
+	void *vendor;			/* vendor's per-VM data */
+};
+
+struct xkvm_vcpu_arch {
+	u64 regs[XKVM_NR_REGS];		/* (own) always current */
+	u64 rip, rflags;		/* (own) always current */
+	struct xkvm_x86_state state;	/* (own) valid groups: state_valid */
+	u32 state_valid;		/* (own) XKVM_STATE_* */
+	u64 cr8;			/* (own) TPR as userspace sees it */
+	u64 apic_base;			/* (own) */
+	u64 xcr0;			/* (own) guest XCR0 */
+	struct fpu_guest guest_fpu;	/* (own) guest FPU/XSAVE state */
+	struct xkvm_x86_exception exception;	/* (own) */
+	struct xkvm_x86_pending_io pending;	/* (own) */
+
+	struct kvm_cpuid_entry2 *cpuid;	/* (own) KVM_SET_CPUID2 table */
+	int cpuid_nent;
+
+	u64 exit_count;			/* (own) statistics */
+	void *vendor;			/* vendor's per-vCPU data */
+};
+
+#endif /* XKVM_ARCH_H */

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * xkvm_x86.h - the contract between the x86 core (xkvm.ko) and a vendor
+ * backend (xkvm-amd.ko, xkvm-intel.ko).
+ *
+ * The vendor probes its hardware, fills one const xkvm_x86_ops and calls
+ * xkvm_x86_vendor_register().  The vendor decodes exits; the core owns
+ * their semantics: a vendor exit handler turns an exit into one call of an
+ * xkvm_x86_exit_*() helper below (port I/O, CPUID, MSR, HLT, TDP fault ...),
+ * so CPUID, MSR, I/O and emulation logic is written once.
+ *
+ * Exit handler return contract (vendor tables and the helpers alike):
+ *    1  resume the guest
+ *    0  return to userspace; kvm_run->exit_reason is filled in
+ *   <0  return this errno from KVM_RUN
+ */
+#ifndef XKVM_X86_H
+#define XKVM_X86_H
+
+#include <xkvm/xkvm_host.h>
+
+/*
+ * Bits of a second-level page-table entry.  NPT uses the ordinary x86
+ * format, EPT its own; the MMU builds tables from this description.
+ */
+struct xkvm_tdp_format {
+	u64 present;		/* any of these bits set: entry present */
+	u64 table;		/* bits of a non-leaf entry */
+	u64 leaf_ro;		/* bits of a read-only 4K leaf */
+	u64 writable;		/* added to leaf_ro for a writable leaf */
+	u64 dirty;		/* hardware-set dirty bit of a leaf, 0 if none */
+};
+
+/* What a TDP fault exit says about the access. */
+#define XKVM_FAULT_WRITE	BIT(0)
+#define XKVM_FAULT_FETCH	BIT(1)
+#define XKVM_FAULT_PRESENT	BIT(2)	/* the entry was present */
+
+struct xkvm_x86_ops {
+	const char *name;
+	struct module *owner;
+	const struct xkvm_tdp_format *tdp;		/* mandatory */
+
+	/* VM lifetime; optional. */
+	int (*vm_init)(struct xkvm *vm);
+	void (*vm_destroy)(struct xkvm *vm);
+
+	/* vCPU lifetime; mandatory.  vcpu_create leaves the reset state. */
+	int (*vcpu_create)(struct xkvm_vcpu *vcpu);
+	void (*vcpu_free)(struct xkvm_vcpu *vcpu);
+
+	/* Copy XKVM_STATE_* groups out of / into the control block. */
+	void (*state_get)(struct xkvm_vcpu *vcpu, u32 which);
+	void (*state_set)(struct xkvm_vcpu *vcpu, u32 which);
+
+	/*
+	 * MSRs whose home is the control block (EFER, PAT, SYSCALL and
+	 * SYSENTER MSRs, segment bases ...).  Return 0 if handled, 1 if the
+	 * MSR is not the vendor's, -EINVAL for a bad value (#GP).
+	 */
+	int (*get_msr)(struct xkvm_vcpu *vcpu, u32 index, u64 *data);
+	int (*set_msr)(struct xkvm_vcpu *vcpu, u32 index, u64 data,
+		       bool host_initiated);
+
+	/*
+	 * Enter the guest once and return after the exit.  Called with
+	 * preemption and interrupts disabled, guest FPU loaded; inject
+	 * vcpu->arch.exception if pending and honour XKVM_REQ_TLB_FLUSH
+	 * (passed as flush_tlb).
+	 */
+	void (*enter_guest)(struct xkvm_vcpu *vcpu, bool flush_tlb);
+
+	/* Dispatch the last exit through the vendor's exit table. */
+	int (*handle_exit)(struct xkvm_vcpu *vcpu);
+};
+
+extern const struct xkvm_x86_ops *xkvm_x86_ops;
+
+int xkvm_x86_vendor_register(const struct xkvm_x86_ops *ops);
+void xkvm_x86_vendor_unregister(const struct xkvm_x86_ops *ops);
+
+/* Register-state cache (arch/x86/regs.c). */
+void xkvm_x86_state_need(struct xkvm_vcpu *vcpu, u32 which);
+void xkvm_x86_state_dirty(struct xkvm_vcpu *vcpu, u32 which);
+void xkvm_x86_reset_regs(struct xkvm_vcpu *vcpu);
+int xkvm_x86_cpl(struct xkvm_vcpu *vcpu);
+
+/* Exceptions (arch/x86/run.c). */
+void xkvm_x86_queue_exception(struct xkvm_vcpu *vcpu, u8 vector,
+			      bool has_error_code, u32 error_code);
+
+/* Neutral exit semantics, called from vendor exit handlers. */
+struct xkvm_x86_io {
+	u16 port;
+	u8 size;		/* 1, 2 or 4 */
+	bool in;
+	bool string;
+	bool rep;
+	u64 next_rip;
+};
+
+int xkvm_x86_exit_io(struct xkvm_vcpu *vcpu, const struct xkvm_x86_io *io);
+int xkvm_x86_exit_cpuid(struct xkvm_vcpu *vcpu, u64 next_rip);
+int xkvm_x86_exit_hlt(struct xkvm_vcpu *vcpu, u64 next_rip);
+int xkvm_x86_exit_rdmsr(struct xkvm_vcpu *vcpu, u64 next_rip);
+int xkvm_x86_exit_wrmsr(struct xkvm_vcpu *vcpu, u64 next_rip);
+int xkvm_x86_exit_xsetbv(struct xkvm_vcpu *vcpu, u64 next_rip);
+int xkvm_x86_exit_nop(struct xkvm_vcpu *vcpu, u64 next_rip);
+int xkvm_x86_exit_ud(struct xkvm_vcpu *vcpu);
+int xkvm_x86_exit_shutdown(struct xkvm_vcpu *vcpu);
+int xkvm_x86_exit_fail_entry(struct xkvm_vcpu *vcpu, u64 reason);
+int xkvm_x86_exit_unhandled(struct xkvm_vcpu *vcpu, u64 exit_code);
+int xkvm_x86_exit_tdp_fault(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
+			    u32 fault, const u8 *insn, int insn_len);
+
+/* CPUID lookup for the guest (arch/x86/cpuid.c). */
+void xkvm_x86_guest_cpuid(struct xkvm_vcpu *vcpu, u32 leaf, u32 subleaf,
+			  u32 *eax, u32 *ebx, u32 *ecx, u32 *edx);
+int xkvm_x86_guest_maxphyaddr(struct xkvm_vcpu *vcpu);
+
+/* MSRs (arch/x86/msr.c): 0 ok, non-zero → #GP for a guest access. */
+int xkvm_x86_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data,
+		     bool host_initiated);
+int xkvm_x86_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
+		     bool host_initiated);
+bool xkvm_x86_efer_valid(struct xkvm_vcpu *vcpu, u64 efer);
+
+/* The instruction emulator (arch/x86/emulate.c). */
+int xkvm_x86_emulate_mmio(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
+			  const u8 *insn, int insn_len);
+
+/* Guest page walk (arch/x86/mmu/guest_walk.c). */
+int xkvm_x86_gva_to_gpa(struct xkvm_vcpu *vcpu, u64 gva, u32 access,
+			xkvm_gpa_t *gpa, u32 *pf_error);
+int xkvm_x86_fetch_insn(struct xkvm_vcpu *vcpu, u8 *buf, int len);
+
+/* Two-dimensional paging (arch/x86/mmu/tdp.c). */
+int xkvm_tdp_init(struct xkvm *vm);
+void xkvm_tdp_destroy(struct xkvm *vm);
+phys_addr_t xkvm_tdp_root_pa(struct xkvm *vm);
+
+/* Run loop (arch/x86/run.c). */
+int xkvm_x86_vcpu_run(struct xkvm_vcpu *vcpu);
+void xkvm_x86_run_init(void);
+
+/* ioctls split by job */
+long xkvm_x86_regs_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
+			 void __user *argp);
+long xkvm_x86_cpuid_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
+			  void __user *argp);
+
+#endif /* XKVM_X86_H */

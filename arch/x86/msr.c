@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * msr.c - model-specific registers as the guest sees them: RDMSR/WRMSR
+ * exits and the MSRs whose semantics are vendor-neutral (EFER, APIC base).
+ * MSRs stored in the vendor's control block are delegated to
+ * xkvm_x86_ops->get_msr/set_msr.  An MSR nobody knows raises #GP in the
+ * guest, as KVM does by default.
+ *
+ * Runs in the vCPU's own thread under xkvm_vcpu.mutex.
+ */
+#include <asm/msr-index.h>
+#include <asm/trapnr.h>
+
+#include <xkvm_x86.h>
+
+static bool xkvm_guest_has(struct xkvm_vcpu *vcpu, u32 leaf, int reg, int bit)
+{
+	u32 r[4];
+
+	xkvm_x86_guest_cpuid(vcpu, leaf, 0, &r[0], &r[1], &r[2], &r[3]);
+	return r[reg] & BIT(bit);
+}
+
+bool xkvm_x86_efer_valid(struct xkvm_vcpu *vcpu, u64 efer)
+{
+	u64 valid = 0;
+
+	if (xkvm_guest_has(vcpu, 0x80000001, 3, 11))	/* SYSCALL */
+		valid |= EFER_SCE;
+	if (xkvm_guest_has(vcpu, 0x80000001, 3, 29))	/* LM */
+		valid |= EFER_LME | EFER_LMA;
+	if (xkvm_guest_has(vcpu, 0x80000001, 3, 20))	/* NX */
+		valid |= EFER_NX;
+	if (xkvm_guest_has(vcpu, 0x80000001, 3, 25))	/* FFXSR */
+		valid |= EFER_FFXSR;
+	return !(efer & ~valid);
+}
+
+static int xkvm_x86_set_efer(struct xkvm_vcpu *vcpu, u64 efer, bool host)
+{
+	struct xkvm_x86_state *st = &vcpu->arch.state;
+
+	xkvm_x86_state_need(vcpu, XKVM_STATE_CRS);
+	if (!host) {
+		if (!xkvm_x86_efer_valid(vcpu, efer))
+			return -EINVAL;
+		/* LME cannot change while paging is on */
+		if ((st->cr0 & X86_CR0_PG) &&
+		    ((st->efer ^ efer) & EFER_LME))
+			return -EINVAL;
+		efer = (efer & ~EFER_LMA) | (st->efer & EFER_LMA);
+	}
+	st->efer = efer;
+	xkvm_x86_state_dirty(vcpu, XKVM_STATE_CRS);
+	return 0;
+}
+
+int xkvm_x86_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data,
+		     bool host_initiated)
+{
+	int r;
+
+	switch (index) {
+	case MSR_EFER:
+		xkvm_x86_state_need(vcpu, XKVM_STATE_CRS);
+		*data = vcpu->arch.state.efer;
+		return 0;
+	case MSR_IA32_APICBASE:
+		*data = vcpu->arch.apic_base;
+		return 0;
+	}
+	r = xkvm_x86_ops->get_msr(vcpu, index, data);
+	return r ? -EINVAL : 0;
+}
+
+int xkvm_x86_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
+		     bool host_initiated)
+{
+	int r;
+
+	switch (index) {
+	case MSR_EFER:
+		return xkvm_x86_set_efer(vcpu, data, host_initiated);
+	}
+	r = xkvm_x86_ops->set_msr(vcpu, index, data, host_initiated);
+	return r ? -EINVAL : 0;
+}
+
+int xkvm_x86_exit_rdmsr(struct xkvm_vcpu *vcpu, u64 next_rip)
+{
+	u64 *r = vcpu->arch.regs;
+	u64 data;
+
+	if (xkvm_x86_get_msr(vcpu, (u32)r[XKVM_REG_RCX], &data, false)) {
+		xkvm_x86_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+		return 1;
+	}
+	r[XKVM_REG_RAX] = (u32)data;
+	r[XKVM_REG_RDX] = data >> 32;
+	vcpu->arch.rip = next_rip;
+	return 1;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_rdmsr);
+
+int xkvm_x86_exit_wrmsr(struct xkvm_vcpu *vcpu, u64 next_rip)
+{
+	u64 *r = vcpu->arch.regs;
+	u64 data = (u32)r[XKVM_REG_RAX] | (r[XKVM_REG_RDX] << 32);
+
+	if (xkvm_x86_set_msr(vcpu, (u32)r[XKVM_REG_RCX], data, false)) {
+		xkvm_x86_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+		return 1;
+	}
+	vcpu->arch.rip = next_rip;
+	return 1;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_wrmsr);

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * run.c - KVM_RUN for x86: the guest FPU switch, completion of an exit
+ * that userspace serviced (IN data, MMIO load data), the run loop around
+ * the vendor's enter_guest/handle_exit, and the vendor-neutral handling of
+ * the exits that end in userspace (port I/O, HLT, shutdown, entry failure,
+ * unexpected exits) or need no emulation (XSETBV, NOP-like instructions).
+ *
+ * Runs in the vCPU's own thread under xkvm_vcpu.mutex.  vcpu->mode and
+ * vcpu->requests pair with xkvm_make_all_vcpus_request(): the mode is set
+ * to IN_GUEST with interrupts off before requests are checked, so a kick
+ * either is seen here or forces the guest out at once.
+ */
+#include <linux/sched/signal.h>
+#include <asm/fpu/api.h>
+#include <asm/fpu/xcr.h>
+#include <asm/trapnr.h>
+
+#include <xkvm/xkvm_compat.h>
+#include <xkvm_x86.h>
+
+static u64 xkvm_host_xcr0;
+
+void xkvm_x86_queue_exception(struct xkvm_vcpu *vcpu, u8 vector,
+			      bool has_error_code, u32 error_code)
+{
+	struct xkvm_x86_exception *ex = &vcpu->arch.exception;
+
+	if (ex->pending && vector != X86_TRAP_DF) {
+		/* a second fault while delivering one: #DF (simplified) */
+		vector = X86_TRAP_DF;
+		has_error_code = true;
+		error_code = 0;
+	}
+	ex->pending = true;
+	ex->vector = vector;
+	ex->has_error_code = has_error_code;
+	ex->error_code = error_code;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_queue_exception);
+
+/* Write @val of @size bytes to a register the way the CPU does. */
+static void xkvm_x86_write_reg(struct xkvm_vcpu *vcpu, int reg, bool high8,
+			       int size, u64 val)
+{
+	u64 *r = &vcpu->arch.regs[reg];
+
+	switch (size) {
+	case 1:
+		if (high8)
+			*r = (*r & ~0xff00ULL) | ((val & 0xff) << 8);
+		else
+			*r = (*r & ~0xffULL) | (val & 0xff);
+		break;
+	case 2:
+		*r = (*r & ~0xffffULL) | (val & 0xffff);
+		break;
+	case 4:
+		*r = (u32)val;
+		break;
+	default:
+		*r = val;
+	}
+}
+
+static u64 xkvm_x86_extend(u64 val, int size, bool sign)
+{
+	if (size >= 8)
+		return val;
+	if (sign)
+		return (u64)sign_extend64(val, size * 8 - 1);
+	return val & GENMASK_ULL(size * 8 - 1, 0);
+}
+
+/* Finish the instruction whose exit userspace has just serviced. */
+static void xkvm_x86_complete_userspace(struct xkvm_vcpu *vcpu)
+{
+	struct xkvm_x86_pending_io *p = &vcpu->arch.pending;
+	u64 val = 0;
+
+	switch (p->kind) {
+	case XKVM_COMPLETE_PIO_IN:
+		memcpy(&val, vcpu->pio_data, p->size);
+		xkvm_x86_write_reg(vcpu, XKVM_REG_RAX, false, p->size, val);
+		break;
+	case XKVM_COMPLETE_MMIO_LOAD:
+		memcpy(&val, vcpu->run->mmio.data, p->size);
+		val = xkvm_x86_extend(val, p->size, p->sign_extend);
+		xkvm_x86_write_reg(vcpu, p->dest_reg, p->dest_high8,
+				   p->dest_size, val);
+		break;
+	default:
+		return;
+	}
+	vcpu->arch.rip = p->next_rip;
+	p->kind = XKVM_COMPLETE_NONE;
+}
+
+int xkvm_x86_exit_io(struct xkvm_vcpu *vcpu, const struct xkvm_x86_io *io)
+{
+	struct kvm_run *run = vcpu->run;
+
+	if (io->string || io->rep)
+		return xkvm_x86_exit_unhandled(vcpu, 0);
+
+	run->exit_reason = KVM_EXIT_IO;
+	run->io.direction = io->in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;
+	run->io.size = io->size;
+	run->io.port = io->port;
+	run->io.count = 1;
+	run->io.data_offset = XKVM_PIO_PAGE_OFFSET * PAGE_SIZE;
+	if (io->in) {
+		vcpu->arch.pending.kind = XKVM_COMPLETE_PIO_IN;
+		vcpu->arch.pending.size = io->size;
+		vcpu->arch.pending.next_rip = io->next_rip;
+	} else {
+		memcpy(vcpu->pio_data, &vcpu->arch.regs[XKVM_REG_RAX], io->size);
+		vcpu->arch.rip = io->next_rip;
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_io);
+
+int xkvm_x86_exit_hlt(struct xkvm_vcpu *vcpu, u64 next_rip)
+{
+	vcpu->arch.rip = next_rip;
+	vcpu->run->exit_reason = KVM_EXIT_HLT;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_hlt);
+
+int xkvm_x86_exit_nop(struct xkvm_vcpu *vcpu, u64 next_rip)
+{
+	vcpu->arch.rip = next_rip;
+	return 1;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_nop);
+
+int xkvm_x86_exit_ud(struct xkvm_vcpu *vcpu)
+{
+	xkvm_x86_queue_exception(vcpu, X86_TRAP_UD, false, 0);
+	return 1;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_ud);
+
+int xkvm_x86_exit_xsetbv(struct xkvm_vcpu *vcpu, u64 next_rip)
+{
+	u64 *r = vcpu->arch.regs;
+	u64 xcr0 = (u32)r[XKVM_REG_RAX] | (r[XKVM_REG_RDX] << 32);
+
+	if ((u32)r[XKVM_REG_RCX] != 0 || xkvm_x86_cpl(vcpu) != 0 ||
+	    !(xcr0 & XFEATURE_MASK_FP) || (xcr0 & ~xkvm_host_xcr0) ||
+	    ((xcr0 & XFEATURE_MASK_YMM) && !(xcr0 & XFEATURE_MASK_SSE))) {
+		xkvm_x86_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+		return 1;
+	}
+	vcpu->arch.xcr0 = xcr0;
+	vcpu->arch.rip = next_rip;
+	return 1;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_xsetbv);
+
+int xkvm_x86_exit_shutdown(struct xkvm_vcpu *vcpu)
+{
+	/* The vendor has reinitialised its control block; reset as INIT. */
+	xkvm_x86_reset_regs(vcpu);
+	vcpu->run->exit_reason = KVM_EXIT_SHUTDOWN;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_shutdown);
+
+int xkvm_x86_exit_fail_entry(struct xkvm_vcpu *vcpu, u64 reason)
+{
+	vcpu->run->exit_reason = KVM_EXIT_FAIL_ENTRY;
+	vcpu->run->fail_entry.hardware_entry_failure_reason = reason;
+	vcpu->run->fail_entry.cpu = vcpu->cpu;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_fail_entry);
+
+int xkvm_x86_exit_unhandled(struct xkvm_vcpu *vcpu, u64 exit_code)
+{
+	struct kvm_run *run = vcpu->run;
+
+	pr_warn_ratelimited("xkvm: vcpu %u: unexpected exit 0x%llx at rip 0x%llx\n",
+			    vcpu->vcpu_id, exit_code, vcpu->arch.rip);
+	run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
+	run->internal.suberror = KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON;
+	run->internal.ndata = 2;
+	run->internal.data[0] = exit_code;
+	run->internal.data[1] = vcpu->cpu;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_unhandled);
+
+/* Guest XCR0 is live only while the guest runs with CR4.OSXSAVE. */
+static bool xkvm_x86_load_guest_xcr0(struct xkvm_vcpu *vcpu)
+{
+	if (vcpu->arch.xcr0 == xkvm_host_xcr0)
+		return false;
+	xkvm_x86_state_need(vcpu, XKVM_STATE_CRS);
+	if (!(vcpu->arch.state.cr4 & X86_CR4_OSXSAVE))
+		return false;
+	xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->arch.xcr0);
+	return true;
+}
+
+/* One entry and exit.  Returns like an exit handler. */
+static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
+{
+	bool flush, xcr0_swapped;
+
+	if (test_thread_flag(TIF_NEED_FPU_LOAD))
+		switch_fpu_return();
+
+	preempt_disable();
+	local_irq_disable();
+	smp_store_mb(vcpu->mode, XKVM_IN_GUEST_MODE);
+
+	/*
+	 * Only signals and rescheduling stop the loop; other return-to-user
+	 * work (task work, rseq) waits until KVM_RUN returns.
+	 */
+	if (need_resched() || signal_pending(current)) {
+		WRITE_ONCE(vcpu->mode, XKVM_OUTSIDE_GUEST_MODE);
+		local_irq_enable();
+		preempt_enable();
+		if (signal_pending(current)) {
+			vcpu->run->exit_reason = KVM_EXIT_INTR;
+			return -EINTR;
+		}
+		cond_resched();
+		return 1;
+	}
+
+	flush = xkvm_check_request(XKVM_REQ_TLB_FLUSH, vcpu);
+	vcpu->cpu = smp_processor_id();
+	xcr0_swapped = xkvm_x86_load_guest_xcr0(vcpu);
+
+	xkvm_x86_ops->enter_guest(vcpu, flush);
+
+	if (xcr0_swapped)
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, xkvm_host_xcr0);
+	vcpu->arch.state_valid = 0;
+	smp_store_release(&vcpu->mode, XKVM_OUTSIDE_GUEST_MODE);
+	local_irq_enable();
+	preempt_enable();
+
+	vcpu->arch.exit_count++;
+	return xkvm_x86_ops->handle_exit(vcpu);
+}
+
+int xkvm_x86_vcpu_run(struct xkvm_vcpu *vcpu)
+{
+	int r;
+
+	do {
+		r = xkvm_x86_enter_once(vcpu);
+	} while (r > 0);
+	return r;
+}
+
+static void xkvm_x86_post_run(struct xkvm_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+
+	run->if_flag = !!(vcpu->arch.rflags & X86_EFLAGS_IF);
+	run->cr8 = vcpu->arch.cr8;
+	run->apic_base = vcpu->arch.apic_base;
+	run->ready_for_interrupt_injection = 0;
+}
+
+int xkvm_arch_vcpu_run(struct xkvm_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	int r;
+
+	run->flags = 0;
+	if (run->kvm_valid_regs || run->kvm_dirty_regs || run->cr8 > 15)
+		return -EINVAL;
+	vcpu->arch.cr8 = run->cr8;
+
+	fpu_swap_kvm_fpstate(&vcpu->arch.guest_fpu, true);
+	xkvm_x86_complete_userspace(vcpu);
+	if (xkvm_run_immediate_exit(run))
+		r = -EINTR;
+	else
+		r = xkvm_x86_vcpu_run(vcpu);
+	fpu_swap_kvm_fpstate(&vcpu->arch.guest_fpu, false);
+
+	xkvm_x86_post_run(vcpu);
+	return r;
+}
+
+void xkvm_x86_run_init(void)
+{
+	if (boot_cpu_has(X86_FEATURE_OSXSAVE))
+		xkvm_host_xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+}

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * svm_main.c - entry of xkvm-amd.ko: probes AMD-V with nested paging,
+ * enables it on every CPU, and registers the AMD-V xkvm_x86_ops with the
+ * core.  Also owns vCPU creation and the world switch around VMRUN.
+ *
+ * World switch (interrupts off, preemption off, guest FPU loaded):
+ *   CLGI; IF=1 (interrupts stay held by GIF=0); VMSAVE host; VMLOAD guest;
+ *   VMRUN; VMSAVE guest; VMLOAD host; IF=0; STGI.
+ * VMLOAD/VMSAVE switch what VMRUN does not: FS/GS/TR/LDTR with their
+ * hidden parts, KERNEL_GS_BASE, STAR/LSTAR/CSTAR/SFMASK, SYSENTER_*.
+ * Host breakpoints are restored if the host has any armed.
+ */
+#define pr_fmt(fmt) "xkvm-amd: " fmt
+
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/io.h>
+#include <linux/mm.h>
+#include <asm/cpufeature.h>
+#include <asm/debugreg.h>
+#include <asm/hw_breakpoint.h>
+
+#include "svm.h"
+
+/* NPT entries: the ordinary x86 format, all accesses are user accesses. */
+static const struct xkvm_tdp_format svm_npt_format = {
+	.present	= _PAGE_PRESENT,
+	.table		= _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED,
+	.leaf_ro	= _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED,
+	.writable	= _PAGE_RW | _PAGE_DIRTY,
+	.dirty		= _PAGE_DIRTY,
+};
+
+static int svm_vcpu_create(struct xkvm_vcpu *vcpu)
+{
+	struct svm_vcpu *s;
+	struct page *page;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
+	if (!s)
+		return -ENOMEM;
+	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!page) {
+		kfree(s);
+		return -ENOMEM;
+	}
+	s->vmcb = page_address(page);
+	s->vmcb_pa = page_to_phys(page);
+	vcpu->arch.vendor = s;
+	svm_vmcb_init(vcpu);
+	return 0;
+}
+
+static void svm_vcpu_free(struct xkvm_vcpu *vcpu)
+{
+	struct svm_vcpu *s = to_svm(vcpu);
+
+	if (!s)
+		return;
+	free_page((unsigned long)s->vmcb);
+	kfree(s);
+	vcpu->arch.vendor = NULL;
+}
+
+static void svm_inject_event(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
+{
+	struct xkvm_x86_exception *ex = &vcpu->arch.exception;
+	u64 ev;
+
+	/* an event whose delivery a #VMEXIT interrupted goes first */
+	if (v->exit_int_info & SVM_EVTINJ_VALID) {
+		v->event_inj = v->exit_int_info;
+		v->exit_int_info = 0;
+		return;
+	}
+	if (!ex->pending)
+		return;
+	ev = ex->vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID;
+	if (ex->has_error_code)
+		ev |= SVM_EVTINJ_VALID_ERR | ((u64)ex->error_code << 32);
+	v->event_inj = ev;
+	ex->pending = false;
+}
+
+static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
+{
+	struct svm_vcpu *s = to_svm(vcpu);
+	struct svm_vmcb *v = s->vmcb;
+	int cpu = smp_processor_id();
+	u8 tlb;
+
+	tlb = svm_assign_asid(s, cpu);
+	if (flush_tlb && !tlb)
+		tlb = (svm_features & SVM_FEATURE_FLUSH_BY_ASID) ?
+		      SVM_TLB_FLUSH_ASID : SVM_TLB_FLUSH_ALL;
+	v->tlb_ctl = tlb;
+	v->clean = 0;
+	v->rax = vcpu->arch.regs[XKVM_REG_RAX];
+	v->rsp = vcpu->arch.regs[XKVM_REG_RSP];
+	v->rip = vcpu->arch.rip;
+	v->rflags = vcpu->arch.rflags;
+	svm_inject_event(vcpu, v);
+
+	asm volatile("clgi" ::: "memory");
+	raw_local_irq_enable();
+	xkvm_svm_vmrun(vcpu->arch.regs, s->vmcb_pa, svm_host_save_pa(cpu));
+	raw_local_irq_disable();
+	if (hw_breakpoint_active())
+		hw_breakpoint_restore();
+	asm volatile("stgi" ::: "memory");
+
+	v->event_inj = 0;
+	vcpu->arch.regs[XKVM_REG_RAX] = v->rax;
+	vcpu->arch.regs[XKVM_REG_RSP] = v->rsp;
+	vcpu->arch.rip = v->rip;
+	vcpu->arch.rflags = v->rflags;
+}
+
+static const struct xkvm_x86_ops svm_ops = {
+	.name		= "amd-v",
+	.owner		= THIS_MODULE,
+	.tdp		= &svm_npt_format,
+	.vcpu_create	= svm_vcpu_create,
+	.vcpu_free	= svm_vcpu_free,
+	.state_get	= svm_state_get,
+	.state_set	= svm_state_set,
+	.get_msr	= svm_get_msr,
+	.set_msr	= svm_set_msr,
+	.enter_guest	= svm_enter_guest,
+	.handle_exit	= svm_handle_exit,
+};
+
+static int __init xkvm_svm_init(void)
+{
+	int r;
+
+	if (!boot_cpu_has(X86_FEATURE_SVM)) {
+		pr_err("this CPU has no AMD-V (SVM)\n");
+		return -ENODEV;
+	}
+	if (!boot_cpu_has(X86_FEATURE_NPT)) {
+		pr_err("this CPU has no nested paging (NPT); the shadow MMU is not implemented yet\n");
+		return -EOPNOTSUPP;
+	}
+	r = svm_vmcb_global_init();
+	if (r)
+		return r;
+	r = svm_enable_init();
+	if (r)
+		goto free_maps;
+	r = xkvm_x86_vendor_register(&svm_ops);
+	if (r)
+		goto disable;
+	pr_info("AMD-V with NPT enabled (NRIPS %s, decode assists %s)\n",
+		svm_features & SVM_FEATURE_NRIPS ? "yes" : "no",
+		svm_features & SVM_FEATURE_DECODE_ASSISTS ? "yes" : "no");
+	return 0;
+
+disable:
+	svm_enable_exit();
+free_maps:
+	svm_vmcb_global_exit();
+	return r;
+}
+
+static void __exit xkvm_svm_exit(void)
+{
+	xkvm_x86_vendor_unregister(&svm_ops);
+	svm_enable_exit();
+	svm_vmcb_global_exit();
+}
+
+module_init(xkvm_svm_init);
+module_exit(xkvm_svm_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("xkvm: AMD-V backend with nested paging");

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xkvm_vcpu.c - vCPU objects: KVM_CREATE_VCPU, the vCPU fd, its mmap
+ * (page 0: struct kvm_run, page 1: port I/O data) and ioctl dispatch.
+ *
+ * Every vCPU ioctl, KVM_RUN included, runs under xkvm_vcpu.mutex, so one
+ * thread at a time drives a vCPU; others wait (killable).  Creation takes
+ * xkvm.lock to check the id and publish the vCPU.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+
+#include <xkvm/xkvm_host.h>
+
+static vm_fault_t xkvm_vcpu_fault(struct vm_fault *vmf)
+{
+	struct xkvm_vcpu *vcpu = vmf->vma->vm_file->private_data;
+	struct page *page;
+
+	if (vmf->pgoff == 0)
+		page = virt_to_page(vcpu->run);
+	else if (vmf->pgoff == XKVM_PIO_PAGE_OFFSET)
+		page = virt_to_page(vcpu->pio_data);
+	else
+		return VM_FAULT_SIGBUS;
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct xkvm_vcpu_vm_ops = {
+	.fault = xkvm_vcpu_fault,
+};
+
+static int xkvm_vcpu_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	vma->vm_ops = &xkvm_vcpu_vm_ops;
+	return 0;
+}
+
+static long xkvm_vcpu_ioctl(struct file *filp, unsigned int ioctl,
+			    unsigned long arg)
+{
+	struct xkvm_vcpu *vcpu = filp->private_data;
+	long r;
+
+	if (vcpu->vm->mm != current->mm || READ_ONCE(vcpu->vm->dead))
+		return -EIO;
+	if (mutex_lock_killable(&vcpu->mutex))
+		return -EINTR;
+	if (ioctl == KVM_RUN)
+		r = arg ? -EINVAL : xkvm_arch_vcpu_run(vcpu);
+	else
+		r = xkvm_arch_vcpu_ioctl(vcpu, ioctl, arg);
+	mutex_unlock(&vcpu->mutex);
+	return r;
+}
+
+static int xkvm_vcpu_release(struct inode *inode, struct file *filp)
+{
+	struct xkvm_vcpu *vcpu = filp->private_data;
+
+	xkvm_vm_put(vcpu->vm);
+	return 0;
+}
+
+static const struct file_operations xkvm_vcpu_fops = {
+	.owner		= THIS_MODULE,
+	.release	= xkvm_vcpu_release,
+	.unlocked_ioctl	= xkvm_vcpu_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.mmap		= xkvm_vcpu_mmap,
+	.llseek		= noop_llseek,
+};
+
+static void xkvm_vcpu_free(struct xkvm_vcpu *vcpu)
+{
+	free_page((unsigned long)vcpu->pio_data);
+	free_page((unsigned long)vcpu->run);
+	kfree(vcpu);
+}
+
+void xkvm_vcpu_destroy(struct xkvm_vcpu *vcpu)
+{
+	xkvm_arch_vcpu_destroy(vcpu);
+	xkvm_vcpu_free(vcpu);
+}
+
+static struct xkvm_vcpu *xkvm_vcpu_alloc(struct xkvm *vm, u32 id)
+{
+	struct xkvm_vcpu *vcpu;
+
+	vcpu = kzalloc(sizeof(*vcpu), GFP_KERNEL_ACCOUNT);
+	if (!vcpu)
+		return NULL;
+	vcpu->run = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	vcpu->pio_data = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!vcpu->run || !vcpu->pio_data) {
+		xkvm_vcpu_free(vcpu);
+		return NULL;
+	}
+	vcpu->vm = vm;
+	vcpu->vcpu_id = id;
+	vcpu->cpu = -1;
+	vcpu->mode = XKVM_OUTSIDE_GUEST_MODE;
+	mutex_init(&vcpu->mutex);
+	return vcpu;
+}
+
+static bool xkvm_vcpu_id_taken(struct xkvm *vm, u32 id)
+{
+	struct xkvm_vcpu *v;
+	unsigned long i;
+
+	xa_for_each(&vm->vcpus, i, v)
+		if (v->vcpu_id == id)
+			return true;
+	return false;
+}
+
+int xkvm_vcpu_create(struct xkvm *vm, unsigned long id)
+{
+	struct xkvm_vcpu *vcpu;
+	char name[24];
+	int r;
+
+	if (id >= XKVM_MAX_VCPU_IDS)
+		return -EINVAL;
+
+	mutex_lock(&vm->lock);
+	if (vm->created_vcpus >= XKVM_MAX_VCPUS) {
+		mutex_unlock(&vm->lock);
+		return -EINVAL;
+	}
+	vm->created_vcpus++;
+	mutex_unlock(&vm->lock);
+
+	vcpu = xkvm_vcpu_alloc(vm, id);
+	if (!vcpu) {
+		r = -ENOMEM;
+		goto uncount;
+	}
+	r = xkvm_arch_vcpu_create(vcpu);
+	if (r)
+		goto free_vcpu;
+
+	mutex_lock(&vm->lock);
+	if (xkvm_vcpu_id_taken(vm, id)) {
+		r = -EEXIST;
+		goto unlock;
+	}
+	vcpu->vcpu_idx = atomic_read(&vm->online_vcpus);
+	r = xa_insert(&vm->vcpus, vcpu->vcpu_idx, vcpu, GFP_KERNEL_ACCOUNT);
+	if (r)
+		goto unlock;
+
+	xkvm_vm_get(vm);
+	snprintf(name, sizeof(name), "xkvm-vcpu:%u", vcpu->vcpu_id);
+	r = anon_inode_getfd(name, &xkvm_vcpu_fops, vcpu, O_RDWR | O_CLOEXEC);
+	if (r < 0) {
+		xa_erase(&vm->vcpus, vcpu->vcpu_idx);
+		refcount_dec(&vm->refcount);	/* the VM fd still holds one */
+		goto unlock;
+	}
+	atomic_inc(&vm->online_vcpus);
+	mutex_unlock(&vm->lock);
+	return r;
+
+unlock:
+	mutex_unlock(&vm->lock);
+	xkvm_arch_vcpu_destroy(vcpu);
+free_vcpu:
+	xkvm_vcpu_free(vcpu);
+uncount:
+	mutex_lock(&vm->lock);
+	vm->created_vcpus--;
+	mutex_unlock(&vm->lock);
+	return r;
+}

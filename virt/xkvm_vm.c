@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xkvm_vm.c - VM objects: creation, the VM fd and its ioctls, reference
+ * counting and destruction, and requests broadcast to all vCPUs.
+ *
+ * Locks: takes xkvm.lock only through xkvm_vcpu_create().  Destruction runs
+ * when the last reference (VM fd or vCPU fd) goes, so no lock is needed
+ * there: nobody else can reach the VM.
+ */
+#define pr_fmt(fmt) "xkvm: " fmt
+
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include <xkvm/xkvm_host.h>
+
+void xkvm_vm_get(struct xkvm *vm)
+{
+	refcount_inc(&vm->refcount);
+}
+
+static void xkvm_vm_destroy(struct xkvm *vm)
+{
+	struct xkvm_vcpu *vcpu;
+	unsigned long i;
+
+	xkvm_mmu_notifier_exit(vm);
+	xa_for_each(&vm->vcpus, i, vcpu)
+		xkvm_vcpu_destroy(vcpu);
+	xa_destroy(&vm->vcpus);
+	xkvm_arch_destroy_vm(vm);
+	xkvm_memslots_free(rcu_dereference_protected(vm->memslots, 1));
+	cleanup_srcu_struct(&vm->srcu);
+	mmdrop(vm->mm);
+	module_put(vm->vendor_owner);
+	kfree(vm);
+}
+
+void xkvm_vm_put(struct xkvm *vm)
+{
+	if (refcount_dec_and_test(&vm->refcount))
+		xkvm_vm_destroy(vm);
+}
+
+static void xkvm_ipi_nop(void *unused)
+{
+}
+
+/*
+ * Set request @req on every vCPU and wait until each vCPU that was in
+ * guest mode has left it, so it will see the request before it enters
+ * again.  Pairs with the mode/request check in the run loop.
+ */
+void xkvm_make_all_vcpus_request(struct xkvm *vm, unsigned int req)
+{
+	struct xkvm_vcpu *vcpu;
+	unsigned long i;
+	int cpu;
+
+	xa_for_each(&vm->vcpus, i, vcpu) {
+		set_bit(req, &vcpu->requests);
+		smp_mb__after_atomic();
+		if (cmpxchg(&vcpu->mode, XKVM_IN_GUEST_MODE,
+			    XKVM_EXITING_GUEST_MODE) != XKVM_IN_GUEST_MODE)
+			continue;
+		cpu = READ_ONCE(vcpu->cpu);
+		if (cpu >= 0 && cpu != raw_smp_processor_id())
+			smp_call_function_single(cpu, xkvm_ipi_nop, NULL, 1);
+	}
+}
+
+static long xkvm_vm_ioctl(struct file *filp, unsigned int ioctl,
+			  unsigned long arg)
+{
+	struct xkvm *vm = filp->private_data;
+	void __user *argp = (void __user *)arg;
+
+	if (vm->mm != current->mm || READ_ONCE(vm->dead))
+		return -EIO;
+
+	switch (ioctl) {
+	case KVM_CREATE_VCPU:
+		return xkvm_vcpu_create(vm, arg);
+	case KVM_SET_USER_MEMORY_REGION: {
+		struct kvm_userspace_memory_region mem;
+
+		if (copy_from_user(&mem, argp, sizeof(mem)))
+			return -EFAULT;
+		return xkvm_set_memory_region(vm, &mem);
+	}
+	case KVM_CHECK_EXTENSION:
+		return xkvm_arch_check_extension(vm, arg);
+	default:
+		return xkvm_arch_vm_ioctl(vm, ioctl, arg);
+	}
+}
+
+static int xkvm_vm_release(struct inode *inode, struct file *filp)
+{
+	xkvm_vm_put(filp->private_data);
+	return 0;
+}
+
+static const struct file_operations xkvm_vm_fops = {
+	.owner		= THIS_MODULE,
+	.release	= xkvm_vm_release,
+	.unlocked_ioctl	= xkvm_vm_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct xkvm *xkvm_vm_alloc(void)
+{
+	struct xkvm_memslots *slots;
+	struct xkvm *vm;
+
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
+	if (!vm)
+		return NULL;
+	slots = kzalloc(sizeof(*slots), GFP_KERNEL_ACCOUNT);
+	if (!slots)
+		goto free_vm;
+	if (init_srcu_struct(&vm->srcu))
+		goto free_slots;
+
+	refcount_set(&vm->refcount, 1);
+	mutex_init(&vm->lock);
+	mutex_init(&vm->slots_lock);
+	spin_lock_init(&vm->mmu_lock);
+	xa_init(&vm->vcpus);
+	atomic_set(&vm->online_vcpus, 0);
+	RCU_INIT_POINTER(vm->memslots, slots);
+	vm->mm = current->mm;
+	mmgrab(vm->mm);
+	return vm;
+
+free_slots:
+	kfree(slots);
+free_vm:
+	kfree(vm);
+	return NULL;
+}
+
+static void xkvm_vm_free_early(struct xkvm *vm)
+{
+	xkvm_memslots_free(rcu_dereference_protected(vm->memslots, 1));
+	cleanup_srcu_struct(&vm->srcu);
+	mmdrop(vm->mm);
+	kfree(vm);
+}
+
+int xkvm_vm_create_fd(unsigned long type)
+{
+	struct module *owner;
+	struct xkvm *vm;
+	int r;
+
+	owner = xkvm_vendor_get();
+	if (!owner)
+		return -ENODEV;
+
+	vm = xkvm_vm_alloc();
+	if (!vm) {
+		r = -ENOMEM;
+		goto put_owner;
+	}
+	vm->vendor_owner = owner;
+
+	r = xkvm_arch_init_vm(vm, type);
+	if (r)
+		goto free_vm;
+	r = xkvm_mmu_notifier_init(vm);
+	if (r)
+		goto destroy_arch;
+
+	r = anon_inode_getfd("xkvm-vm", &xkvm_vm_fops, vm, O_RDWR | O_CLOEXEC);
+	if (r < 0)
+		xkvm_vm_put(vm);	/* full teardown; drops the module too */
+	return r;
+
+destroy_arch:
+	xkvm_arch_destroy_vm(vm);
+free_vm:
+	xkvm_vm_free_early(vm);
+put_owner:
+	module_put(owner);
+	return r;
+}
