@@ -166,7 +166,7 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_EXIT_RDPRU			0x08e
 #define SVM_EXIT_NPF			0x400
 #define SVM_EXIT_NR			0x401
-#define SVM_EXIT_INVALID		(~0ULL)
+#define SVM_EXIT_INVALID		0xffffffffU
 
 /* IOIO exit_info_1 */
 #define SVM_IOIO_IN			BIT(0)

@@ -139,7 +139,8 @@ static const svm_exit_handler svm_exit_handlers[SVM_EXIT_NR] = {
 
 int svm_handle_exit(struct xkvm_vcpu *vcpu)
 {
-	u64 code = to_svm(vcpu)->vmcb->exit_code;
+	/* exit codes are 32-bit values; VMEXIT_INVALID is 0xffffffff */
+	u32 code = lower_32_bits(to_svm(vcpu)->vmcb->exit_code);
 	svm_exit_handler h;
 
 	if (code == SVM_EXIT_INVALID)
