@@ -198,6 +198,62 @@ static void xkvm_insn_reg(const struct xkvm_insn *in, int *reg, bool *high8)
 	}
 }
 
+/* Write @val of @size bytes to a register the way the CPU does. */
+void xkvm_x86_write_reg(struct xkvm_vcpu *vcpu, int reg, bool high8,
+			int size, u64 val)
+{
+	u64 *r = &vcpu->arch.regs[reg];
+
+	switch (size) {
+	case 1:
+		if (high8)
+			*r = (*r & ~0xff00ULL) | ((val & 0xff) << 8);
+		else
+			*r = (*r & ~0xffULL) | (val & 0xff);
+		break;
+	case 2:
+		*r = (*r & ~0xffffULL) | (val & 0xffff);
+		break;
+	case 4:
+		*r = (u32)val;
+		break;
+	default:
+		*r = val;
+	}
+}
+
+static u64 xkvm_x86_extend(u64 val, int size, bool sign)
+{
+	if (size >= 8)
+		return val;
+	if (sign)
+		return (u64)sign_extend64(val, size * 8 - 1);
+	return val & GENMASK_ULL(size * 8 - 1, 0);
+}
+
+/* Finish an emulated instruction whose exit userspace has serviced. */
+void xkvm_x86_emulate_complete(struct xkvm_vcpu *vcpu)
+{
+	struct xkvm_x86_pending_io *p = &vcpu->arch.pending;
+	u64 val = 0;
+
+	if (p->kind == XKVM_COMPLETE_MMIO_LOAD) {
+		memcpy(&val, vcpu->run->mmio.data, p->size);
+		val = xkvm_x86_extend(val, p->size, p->sign_extend);
+		xkvm_x86_write_reg(vcpu, p->dest_reg, p->dest_high8,
+				   p->dest_size, val);
+		vcpu->arch.rip = p->next_rip;
+	}
+	p->kind = XKVM_COMPLETE_NONE;
+}
+
+/* INS/OUTS, with or without REP: not emulated yet. */
+int xkvm_x86_emulate_string_io(struct xkvm_vcpu *vcpu,
+			       const struct xkvm_x86_io *io)
+{
+	return xkvm_x86_exit_unhandled(vcpu, 0);
+}
+
 static int xkvm_emulation_failure(struct xkvm_vcpu *vcpu, const u8 *insn,
 				  int len)
 {

@@ -39,39 +39,6 @@ void xkvm_x86_queue_exception(struct xkvm_vcpu *vcpu, u8 vector,
 }
 EXPORT_SYMBOL_GPL(xkvm_x86_queue_exception);
 
-/* Write @val of @size bytes to a register the way the CPU does. */
-static void xkvm_x86_write_reg(struct xkvm_vcpu *vcpu, int reg, bool high8,
-			       int size, u64 val)
-{
-	u64 *r = &vcpu->arch.regs[reg];
-
-	switch (size) {
-	case 1:
-		if (high8)
-			*r = (*r & ~0xff00ULL) | ((val & 0xff) << 8);
-		else
-			*r = (*r & ~0xffULL) | (val & 0xff);
-		break;
-	case 2:
-		*r = (*r & ~0xffffULL) | (val & 0xffff);
-		break;
-	case 4:
-		*r = (u32)val;
-		break;
-	default:
-		*r = val;
-	}
-}
-
-static u64 xkvm_x86_extend(u64 val, int size, bool sign)
-{
-	if (size >= 8)
-		return val;
-	if (sign)
-		return (u64)sign_extend64(val, size * 8 - 1);
-	return val & GENMASK_ULL(size * 8 - 1, 0);
-}
-
 /* Finish the instruction whose exit userspace has just serviced. */
 static void xkvm_x86_complete_userspace(struct xkvm_vcpu *vcpu)
 {
@@ -83,13 +50,10 @@ static void xkvm_x86_complete_userspace(struct xkvm_vcpu *vcpu)
 		memcpy(&val, vcpu->pio_data, p->size);
 		xkvm_x86_write_reg(vcpu, XKVM_REG_RAX, false, p->size, val);
 		break;
-	case XKVM_COMPLETE_MMIO_LOAD:
-		memcpy(&val, vcpu->run->mmio.data, p->size);
-		val = xkvm_x86_extend(val, p->size, p->sign_extend);
-		xkvm_x86_write_reg(vcpu, p->dest_reg, p->dest_high8,
-				   p->dest_size, val);
-		break;
+	case XKVM_COMPLETE_NONE:
+		return;
 	default:
+		xkvm_x86_emulate_complete(vcpu);
 		return;
 	}
 	vcpu->arch.rip = p->next_rip;
@@ -100,8 +64,8 @@ int xkvm_x86_exit_io(struct xkvm_vcpu *vcpu, const struct xkvm_x86_io *io)
 {
 	struct kvm_run *run = vcpu->run;
 
-	if (io->string || io->rep)
-		return xkvm_x86_exit_unhandled(vcpu, 0);
+	if (io->string)
+		return xkvm_x86_emulate_string_io(vcpu, io);
 
 	run->exit_reason = KVM_EXIT_IO;
 	run->io.direction = io->in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;

@@ -128,6 +128,11 @@ bool xkvm_x86_efer_valid(struct xkvm_vcpu *vcpu, u64 efer);
 /* The instruction emulator (arch/x86/emulate.c). */
 int xkvm_x86_emulate_mmio(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
 			  const u8 *insn, int insn_len);
+int xkvm_x86_emulate_string_io(struct xkvm_vcpu *vcpu,
+			       const struct xkvm_x86_io *io);
+void xkvm_x86_emulate_complete(struct xkvm_vcpu *vcpu);
+void xkvm_x86_write_reg(struct xkvm_vcpu *vcpu, int reg, bool high8,
+			int size, u64 val);
 
 /* Guest page walk (arch/x86/mmu/guest_walk.c). */
 int xkvm_x86_gva_to_gpa(struct xkvm_vcpu *vcpu, u64 gva, u32 access,
