@@ -9,6 +9,8 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/util_macros.h>
+#include <asm/msr-index.h>
+#include <asm/processor-flags.h>
 
 #include <xkvm_x86.h>
 
@@ -56,6 +58,26 @@ int xkvm_x86_guest_maxphyaddr(struct xkvm_vcpu *vcpu)
 	return e ? clamp_t(int, e->eax & 0xff, 32, 52) : 36;
 }
 
+/*
+ * Bits that follow the guest's state rather than the table, as on real
+ * CPUs: OSXSAVE mirrors CR4.OSXSAVE, APIC mirrors the APIC-base enable,
+ * and leaf 0xD reports the XSAVE size of the XCR0 the guest enabled.
+ */
+static void xkvm_x86_cpuid_runtime(struct xkvm_vcpu *vcpu, u32 leaf, u32 sub,
+				   u32 *b, u32 *c, u32 *d)
+{
+	if (leaf == 1) {
+		xkvm_x86_state_need(vcpu, XKVM_STATE_CRS);
+		if (*c & BIT(26))
+			*c = (*c & ~BIT(27)) |
+			     ((vcpu->arch.state.cr4 & X86_CR4_OSXSAVE) ? BIT(27) : 0);
+		if (!(vcpu->arch.apic_base & MSR_IA32_APICBASE_ENABLE))
+			*d &= ~BIT(9);
+	} else if (leaf == 0xd && sub == 0 && *b) {
+		*b = xkvm_x86_xsave_size(vcpu->arch.xcr0);
+	}
+}
+
 int xkvm_x86_exit_cpuid(struct xkvm_vcpu *vcpu, u64 next_rip)
 {
 	u64 *r = vcpu->arch.regs;
@@ -63,6 +85,8 @@ int xkvm_x86_exit_cpuid(struct xkvm_vcpu *vcpu, u64 next_rip)
 
 	xkvm_x86_guest_cpuid(vcpu, (u32)r[XKVM_REG_RAX], (u32)r[XKVM_REG_RCX],
 			     &a, &b, &c, &d);
+	xkvm_x86_cpuid_runtime(vcpu, (u32)r[XKVM_REG_RAX],
+			       (u32)r[XKVM_REG_RCX], &b, &c, &d);
 	r[XKVM_REG_RAX] = a;
 	r[XKVM_REG_RBX] = b;
 	r[XKVM_REG_RCX] = c;

@@ -55,6 +55,11 @@ static int xkvm_x86_set_efer(struct xkvm_vcpu *vcpu, u64 efer, bool host)
 	return 0;
 }
 
+/*
+ * Read an MSR: EFER and APIC base here, then the vendor's control block,
+ * then the core's own MSR groups.  Non-zero: the MSR does not exist or
+ * refuses (#GP for the guest, a short count for KVM_GET_MSRS).
+ */
 int xkvm_x86_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data,
 		     bool host_initiated)
 {
@@ -70,6 +75,12 @@ int xkvm_x86_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data,
 		return 0;
 	}
 	r = xkvm_x86_ops->get_msr(vcpu, index, data);
+	if (r == 1)
+		r = xkvm_x86_common_get_msr(vcpu, index, data);
+	if (r == 1)
+		r = xkvm_x86_mtrr_get(vcpu, index, data);
+	if (r == 1)
+		r = xkvm_x86_mce_get(vcpu, index, data);
 	return r ? -EINVAL : 0;
 }
 
@@ -81,8 +92,19 @@ int xkvm_x86_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
 	switch (index) {
 	case MSR_EFER:
 		return xkvm_x86_set_efer(vcpu, data, host_initiated);
+	case MSR_IA32_APICBASE:
+		if (!xkvm_x86_apic_base_valid(vcpu, data))
+			return -EINVAL;
+		vcpu->arch.apic_base = data;
+		return 0;
 	}
 	r = xkvm_x86_ops->set_msr(vcpu, index, data, host_initiated);
+	if (r == 1)
+		r = xkvm_x86_common_set_msr(vcpu, index, data, host_initiated);
+	if (r == 1)
+		r = xkvm_x86_mtrr_set(vcpu, index, data);
+	if (r == 1)
+		r = xkvm_x86_mce_set(vcpu, index, data, host_initiated);
 	return r ? -EINVAL : 0;
 }
 

@@ -193,7 +193,7 @@ static bool xkvm_x86_cr0_valid(u64 cr0)
 	return true;
 }
 
-static bool xkvm_x86_apic_base_valid(struct xkvm_vcpu *vcpu, u64 data)
+bool xkvm_x86_apic_base_valid(struct xkvm_vcpu *vcpu, u64 data)
 {
 	u64 reserved = ~GENMASK_ULL(xkvm_x86_guest_maxphyaddr(vcpu) - 1, 0) |
 		       0x2ff;

@@ -113,8 +113,7 @@ int xkvm_x86_exit_xsetbv(struct xkvm_vcpu *vcpu, u64 next_rip)
 	u64 xcr0 = (u32)r[XKVM_REG_RAX] | (r[XKVM_REG_RDX] << 32);
 
 	if ((u32)r[XKVM_REG_RCX] != 0 || xkvm_x86_cpl(vcpu) != 0 ||
-	    !(xcr0 & XFEATURE_MASK_FP) || (xcr0 & ~xkvm_host_xcr0) ||
-	    ((xcr0 & XFEATURE_MASK_YMM) && !(xcr0 & XFEATURE_MASK_SSE))) {
+	    !xkvm_x86_xcr0_valid(xcr0)) {
 		xkvm_x86_queue_exception(vcpu, X86_TRAP_GP, true, 0);
 		return 1;
 	}

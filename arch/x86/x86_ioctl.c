@@ -10,7 +10,9 @@
  */
 #include <linux/cpumask.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <asm/fpu/api.h>
+#include <asm/msr.h>
 
 #include <xkvm_x86.h>
 
@@ -30,7 +32,17 @@ int xkvm_arch_check_extension(struct xkvm *vm, long cap)
 	case KVM_CAP_READONLY_MEM:
 	case KVM_CAP_CHECK_EXTENSION_VM:
 	case KVM_CAP_MULTI_ADDRESS_SPACE:
+	case KVM_CAP_EXT_CPUID:
+	case KVM_CAP_SET_TSS_ADDR:
+	case KVM_CAP_SET_IDENTITY_MAP_ADDR:
+	case KVM_CAP_MP_STATE:
+	case KVM_CAP_GET_MSR_FEATURES:
 		return 1;
+	case KVM_CAP_XSAVE:
+	case KVM_CAP_XCRS:
+		return boot_cpu_has(X86_FEATURE_XSAVE);
+	case KVM_CAP_MCE:
+		return XKVM_MAX_MCE_BANKS;
 	case KVM_CAP_NR_VCPUS:
 		return min_t(int, num_online_cpus(), XKVM_MAX_VCPUS);
 	case KVM_CAP_MAX_VCPUS:
@@ -46,13 +58,68 @@ int xkvm_arch_check_extension(struct xkvm *vm, long cap)
 
 long xkvm_arch_dev_ioctl(unsigned int ioctl, unsigned long arg)
 {
-	return -EINVAL;
+	void __user *argp = (void __user *)arg;
+
+	long r;
+
+	switch (ioctl) {
+	case KVM_GET_SUPPORTED_CPUID:
+		return xkvm_x86_get_supported_cpuid(argp);
+	}
+	r = xkvm_x86_msr_dev_ioctl(ioctl, argp);
+	return r == -ENOIOCTLCMD ? -EINVAL : r;
+}
+
+static long xkvm_x86_set_identity_map_addr(struct xkvm *vm,
+					   u64 __user *argp)
+{
+	u64 addr;
+	long r = -EINVAL;
+
+	if (copy_from_user(&addr, argp, sizeof(addr)))
+		return -EFAULT;
+	mutex_lock(&vm->lock);
+	if (!vm->created_vcpus) {
+		vm->arch.identity_map_addr = addr;
+		r = 0;
+	}
+	mutex_unlock(&vm->lock);
+	return r;
 }
 
 long xkvm_arch_vm_ioctl(struct xkvm *vm, unsigned int ioctl,
 			unsigned long arg)
 {
-	return -ENOTTY;
+	switch (ioctl) {
+	case KVM_SET_TSS_ADDR:
+		/* The TSS for real-mode emulation; xkvm runs real mode natively. */
+		if (arg > (unsigned int)(-3 * PAGE_SIZE))
+			return -EINVAL;
+		vm->arch.tss_addr = arg;
+		return 0;
+	case KVM_SET_IDENTITY_MAP_ADDR:
+		return xkvm_x86_set_identity_map_addr(vm, (void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static long xkvm_x86_mp_state_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
+				    struct kvm_mp_state __user *argp)
+{
+	struct kvm_mp_state mp;
+
+	if (ioctl == KVM_GET_MP_STATE) {
+		mp.mp_state = vcpu->arch.mp_state;
+		return copy_to_user(argp, &mp, sizeof(mp)) ? -EFAULT : 0;
+	}
+	if (copy_from_user(&mp, argp, sizeof(mp)))
+		return -EFAULT;
+	/* without an in-kernel LAPIC the only state is RUNNABLE, as on KVM */
+	if (mp.mp_state != KVM_MP_STATE_RUNNABLE)
+		return -EINVAL;
+	vcpu->arch.mp_state = mp.mp_state;
+	return 0;
 }
 
 long xkvm_arch_vcpu_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
@@ -67,6 +134,14 @@ long xkvm_arch_vcpu_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 	r = xkvm_x86_cpuid_ioctl(vcpu, ioctl, argp);
 	if (r != -ENOIOCTLCMD)
 		return r;
+	r = xkvm_x86_msr_ioctl(vcpu, ioctl, argp);
+	if (r != -ENOIOCTLCMD)
+		return r;
+	r = xkvm_x86_fpu_ioctl(vcpu, ioctl, argp);
+	if (r != -ENOIOCTLCMD)
+		return r;
+	if (ioctl == KVM_GET_MP_STATE || ioctl == KVM_SET_MP_STATE)
+		return xkvm_x86_mp_state_ioctl(vcpu, ioctl, argp);
 	return -EINVAL;
 }
 
@@ -76,6 +151,7 @@ int xkvm_arch_init_vm(struct xkvm *vm, unsigned long type)
 
 	if (type)
 		return -EINVAL;
+	vm->arch.tsc_offset0 = -rdtsc();
 	r = xkvm_tdp_init(vm);
 	if (r)
 		return r;
@@ -106,6 +182,8 @@ int xkvm_arch_vcpu_create(struct xkvm_vcpu *vcpu)
 		return r;
 	}
 	vcpu->arch.xcr0 = XFEATURE_MASK_FP;
+	vcpu->arch.mp_state = KVM_MP_STATE_RUNNABLE;
+	xkvm_x86_msrs_reset(vcpu);
 	xkvm_x86_reset_regs(vcpu);
 	return 0;
 }

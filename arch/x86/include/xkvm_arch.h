@@ -75,7 +75,29 @@ struct xkvm_x86_pending_io {
 	u64 next_rip;
 };
 
+#define XKVM_MAX_MCE_BANKS	32
+#define XKVM_NR_VAR_MTRR	8
+#define XKVM_NR_FIXED_MTRR	11
+
+/* MSR state the core keeps itself (arch/x86/msr_common.c, mtrr.c, mce.c). */
+struct xkvm_x86_msrs {
+	u64 tsc_offset;			/* guest TSC = host TSC + offset */
+	u64 tsc_adjust;
+	u64 misc_enable;
+	u64 hwcr;
+	u64 ucode_rev;
+	u64 mtrr_deftype;
+	u64 mtrr_fixed[XKVM_NR_FIXED_MTRR];
+	u64 mtrr_var[2 * XKVM_NR_VAR_MTRR];	/* base, mask pairs */
+	u64 mcg_cap, mcg_status, mcg_ctl;
+	u64 mce_banks[XKVM_MAX_MCE_BANKS * 4];	/* CTL, STATUS, ADDR, MISC */
+};
+
 struct xkvm_arch {
+	u32 tss_addr;			/* KVM_SET_TSS_ADDR (lock) */
+	u64 identity_map_addr;		/* KVM_SET_IDENTITY_MAP_ADDR (lock) */
+	u64 tsc_offset0;		/* guest TSC 0 at VM creation */
+
 	/* Two-dimensional paging (mmu) */
 	u64 *tdp_root;			/* page-table root, kernel virtual */
 	unsigned long tdp_pages;	/* table pages allocated (mmu) */
@@ -92,6 +114,8 @@ struct xkvm_vcpu_arch {
 	u64 xcr0;			/* (own) guest XCR0 */
 	struct fpu_guest guest_fpu;	/* (own) guest FPU/XSAVE state */
 	struct xkvm_x86_exception exception;	/* (own) */
+	struct xkvm_x86_msrs msrs;		/* (own) */
+	u32 mp_state;				/* (own) KVM_MP_STATE_* */
 	struct xkvm_x86_pending_io pending;	/* (own) */
 
 	struct kvm_cpuid_entry2 *cpuid;	/* (own) KVM_SET_CPUID2 table */

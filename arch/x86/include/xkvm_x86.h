@@ -118,12 +118,32 @@ void xkvm_x86_guest_cpuid(struct xkvm_vcpu *vcpu, u32 leaf, u32 subleaf,
 			  u32 *eax, u32 *ebx, u32 *ecx, u32 *edx);
 int xkvm_x86_guest_maxphyaddr(struct xkvm_vcpu *vcpu);
 
+/* Supported CPUID and XSAVE sizes (arch/x86/cpuid_supported.c). */
+long xkvm_x86_get_supported_cpuid(struct kvm_cpuid2 __user *uarg);
+u64 xkvm_x86_supported_xcr0(void);
+u32 xkvm_x86_xsave_size(u64 xcr0);
+
 /* MSRs (arch/x86/msr.c): 0 ok, non-zero → #GP for a guest access. */
 int xkvm_x86_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data,
 		     bool host_initiated);
 int xkvm_x86_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
 		     bool host_initiated);
 bool xkvm_x86_efer_valid(struct xkvm_vcpu *vcpu, u64 efer);
+bool xkvm_x86_apic_base_valid(struct xkvm_vcpu *vcpu, u64 data);
+void xkvm_x86_msrs_reset(struct xkvm_vcpu *vcpu);
+int xkvm_x86_common_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data);
+int xkvm_x86_common_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
+			    bool host);
+void xkvm_x86_mtrr_reset(struct xkvm_vcpu *vcpu);
+int xkvm_x86_mtrr_get(struct xkvm_vcpu *vcpu, u32 index, u64 *data);
+int xkvm_x86_mtrr_set(struct xkvm_vcpu *vcpu, u32 index, u64 data);
+int xkvm_x86_mce_get(struct xkvm_vcpu *vcpu, u32 index, u64 *data);
+int xkvm_x86_mce_set(struct xkvm_vcpu *vcpu, u32 index, u64 data, bool host);
+long xkvm_x86_get_mce_cap_supported(u64 __user *argp);
+long xkvm_x86_setup_mce(struct xkvm_vcpu *vcpu, u64 __user *argp);
+long xkvm_x86_msr_dev_ioctl(unsigned int ioctl, void __user *argp);
+long xkvm_x86_msr_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
+			void __user *argp);
 
 /* The instruction emulator (arch/x86/emulate.c). */
 int xkvm_x86_emulate_mmio(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
@@ -148,10 +168,15 @@ phys_addr_t xkvm_tdp_root_pa(struct xkvm *vm);
 int xkvm_x86_vcpu_run(struct xkvm_vcpu *vcpu);
 void xkvm_x86_run_init(void);
 
+/* FPU state (arch/x86/fpu.c) */
+bool xkvm_x86_xcr0_valid(u64 xcr0);
+
 /* ioctls split by job */
 long xkvm_x86_regs_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 			 void __user *argp);
 long xkvm_x86_cpuid_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 			  void __user *argp);
+long xkvm_x86_fpu_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
+			void __user *argp);
 
 #endif /* XKVM_X86_H */

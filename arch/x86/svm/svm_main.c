@@ -100,6 +100,7 @@ static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	v->rsp = vcpu->arch.regs[XKVM_REG_RSP];
 	v->rip = vcpu->arch.rip;
 	v->rflags = vcpu->arch.rflags;
+	v->tsc_offset = vcpu->arch.msrs.tsc_offset;
 	svm_inject_event(vcpu, v);
 
 	asm volatile("clgi" ::: "memory");

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * msr_common.c - vendor-neutral MSRs the core keeps itself: the TSC and
+ * TSC_ADJUST (as an offset the vendor applies in hardware), MISC_ENABLE,
+ * the microcode revision, AMD's HWCR, the legacy kvmclock MSRs (accepted
+ * only as "off": xkvm offers no kvmclock), and the model-specific MSRs
+ * that read as zero and ignore writes, as on KVM.
+ *
+ * Each function returns 0 if handled, 1 if the MSR is not one of these,
+ * -EINVAL for a value the MSR refuses.  vCPU thread only.
+ */
+#include <asm/msr-index.h>
+#include <asm/kvm_para.h>
+#include <asm/msr.h>
+
+#include <xkvm_x86.h>
+
+#define XKVM_UCODE_REV_DEFAULT	0x100000000ULL
+#define HWCR_MCSTATUSWREN	BIT_ULL(18)
+#define HWCR_TSCFREQSEL		BIT_ULL(30)
+
+static bool xkvm_msr_reads_as_zero(u32 index)
+{
+	switch (index) {
+	case MSR_IA32_PLATFORM_ID:
+	case MSR_IA32_EBL_CR_POWERON:
+	case MSR_IA32_PERF_CTL:
+	case MSR_IA32_POWER_CTL:
+	case MSR_AMD64_NB_CFG:
+	case MSR_AMD64_LS_CFG:
+	case MSR_AMD64_DC_CFG:
+	case MSR_AMD64_DE_CFG:
+	case MSR_AMD64_BU_CFG2:
+	case MSR_F15H_EX_CFG:
+	case MSR_FAM10H_MMIO_CONF_BASE:
+	case MSR_K8_INT_PENDING_MSG:
+	case MSR_AMD64_OSVW_ID_LENGTH:
+	case MSR_AMD64_OSVW_STATUS:
+	case MSR_K7_EVNTSEL0 ... MSR_K7_PERFCTR3:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void xkvm_x86_msrs_reset(struct xkvm_vcpu *vcpu)
+{
+	struct xkvm_x86_msrs *m = &vcpu->arch.msrs;
+
+	m->tsc_offset = vcpu->vm->arch.tsc_offset0;
+	m->misc_enable = MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL |
+			 MSR_IA32_MISC_ENABLE_BTS_UNAVAIL;
+	m->ucode_rev = XKVM_UCODE_REV_DEFAULT;
+	xkvm_x86_mtrr_reset(vcpu);
+}
+
+int xkvm_x86_common_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data)
+{
+	struct xkvm_x86_msrs *m = &vcpu->arch.msrs;
+
+	if (xkvm_msr_reads_as_zero(index)) {
+		*data = 0;
+		return 0;
+	}
+	switch (index) {
+	case MSR_IA32_TSC:
+		*data = rdtsc() + m->tsc_offset;
+		return 0;
+	case MSR_IA32_TSC_ADJUST:
+		*data = m->tsc_adjust;
+		return 0;
+	case MSR_IA32_MISC_ENABLE:
+		*data = m->misc_enable;
+		return 0;
+	case MSR_IA32_UCODE_REV:
+		*data = m->ucode_rev;
+		return 0;
+	case MSR_K7_HWCR:
+		*data = m->hwcr;
+		return 0;
+	case MSR_KVM_WALL_CLOCK:
+	case MSR_KVM_SYSTEM_TIME:
+	case MSR_KVM_WALL_CLOCK_NEW:
+	case MSR_KVM_SYSTEM_TIME_NEW:
+		*data = 0;
+		return 0;
+	}
+	return 1;
+}
+
+int xkvm_x86_common_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
+			    bool host)
+{
+	struct xkvm_x86_msrs *m = &vcpu->arch.msrs;
+	u64 now;
+
+	if (xkvm_msr_reads_as_zero(index))
+		return 0;
+	switch (index) {
+	case MSR_IA32_TSC:
+		now = rdtsc() + m->tsc_offset;
+		if (!host)
+			m->tsc_adjust += data - now;
+		m->tsc_offset += data - now;
+		return 0;
+	case MSR_IA32_TSC_ADJUST:
+		if (!host)
+			m->tsc_offset += data - m->tsc_adjust;
+		m->tsc_adjust = data;
+		return 0;
+	case MSR_IA32_MISC_ENABLE:
+		m->misc_enable = data;
+		return 0;
+	case MSR_IA32_UCODE_REV:
+		if (host)
+			m->ucode_rev = data;
+		return 0;
+	case MSR_K7_HWCR:
+		if (data & ~(HWCR_MCSTATUSWREN | HWCR_TSCFREQSEL))
+			return -EINVAL;
+		m->hwcr = data;
+		return 0;
+	case MSR_KVM_WALL_CLOCK:
+	case MSR_KVM_SYSTEM_TIME:
+	case MSR_KVM_WALL_CLOCK_NEW:
+	case MSR_KVM_SYSTEM_TIME_NEW:
+		/* no kvmclock: only "disabled" is a valid value */
+		return data ? -EINVAL : 0;
+	}
+	return 1;
+}
