@@ -5,6 +5,9 @@
  * Owns: the system-fd ioctls (API version, capabilities, VM creation,
  * vCPU mmap size) and the device's lifetime.  The device exists only while
  * a vendor backend is registered; xkvm_dev_lock serialises that.
+ * With devkvm=1, the same device is also registered as /dev/kvm (KVM's
+ * misc minor 232) so that unmodified VMMs reach xkvm, unless another
+ * driver (kvm.ko) already owns that name.
  * Must not: know about x86 or any vendor.
  */
 #define pr_fmt(fmt) "xkvm: " fmt
@@ -15,8 +18,15 @@
 
 #include <xkvm/xkvm_host.h>
 
+#define XKVM_KVM_MINOR	232	/* KVM's own misc minor: /dev/kvm */
+
+static bool devkvm;
+module_param(devkvm, bool, 0444);
+MODULE_PARM_DESC(devkvm, "also register /dev/kvm when no other driver owns it");
+
 static DEFINE_MUTEX(xkvm_dev_lock);
 static struct module *xkvm_vendor_owner;	/* xkvm_dev_lock */
+static bool xkvm_devkvm_registered;		/* xkvm_dev_lock */
 
 
 static long xkvm_dev_ioctl(struct file *filp, unsigned int ioctl,
@@ -54,6 +64,13 @@ static struct miscdevice xkvm_dev = {
 	.mode	= 0660,
 };
 
+static struct miscdevice xkvm_devkvm = {
+	.minor	= XKVM_KVM_MINOR,
+	.name	= "kvm",
+	.fops	= &xkvm_dev_fops,
+	.mode	= 0660,
+};
+
 /*
  * Pin the vendor module for a new VM.  Under xkvm_dev_lock the owner cannot
  * be unregistered (and freed) between the read and try_module_get().
@@ -84,6 +101,13 @@ int xkvm_dev_register(struct module *vendor_owner)
 	if (r) {
 		pr_err("cannot register /dev/xkvm: %d\n", r);
 		xkvm_vendor_owner = NULL;
+		goto out;
+	}
+	if (devkvm) {
+		if (misc_register(&xkvm_devkvm))
+			pr_warn("devkvm: /dev/kvm is owned by another driver (kvm.ko?); only /dev/xkvm is available\n");
+		else
+			xkvm_devkvm_registered = true;
 	}
 out:
 	mutex_unlock(&xkvm_dev_lock);
@@ -94,6 +118,9 @@ void xkvm_dev_unregister(void)
 {
 	mutex_lock(&xkvm_dev_lock);
 	if (xkvm_vendor_owner) {
+		if (xkvm_devkvm_registered)
+			misc_deregister(&xkvm_devkvm);
+		xkvm_devkvm_registered = false;
 		misc_deregister(&xkvm_dev);
 		xkvm_vendor_owner = NULL;
 	}

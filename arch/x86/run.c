@@ -172,6 +172,7 @@ static bool xkvm_x86_load_guest_xcr0(struct xkvm_vcpu *vcpu)
 static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 {
 	bool flush, xcr0_swapped;
+	int r;
 
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
@@ -198,6 +199,7 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 
 	flush = xkvm_check_request(XKVM_REQ_TLB_FLUSH, vcpu);
 	vcpu->cpu = smp_processor_id();
+	xkvm_x86_prepare_events(vcpu);
 	xcr0_swapped = xkvm_x86_load_guest_xcr0(vcpu);
 
 	xkvm_x86_ops->enter_guest(vcpu, flush);
@@ -210,7 +212,10 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 	preempt_enable();
 
 	vcpu->arch.exit_count++;
-	return xkvm_x86_ops->handle_exit(vcpu);
+	r = xkvm_x86_ops->handle_exit(vcpu);
+	if (r > 0 && xkvm_x86_irq_window_open(vcpu))
+		r = 0;
+	return r;
 }
 
 int xkvm_x86_vcpu_run(struct xkvm_vcpu *vcpu)
@@ -230,7 +235,7 @@ static void xkvm_x86_post_run(struct xkvm_vcpu *vcpu)
 	run->if_flag = !!(vcpu->arch.rflags & X86_EFLAGS_IF);
 	run->cr8 = vcpu->arch.cr8;
 	run->apic_base = vcpu->arch.apic_base;
-	run->ready_for_interrupt_injection = 0;
+	run->ready_for_interrupt_injection = xkvm_x86_ready_for_interrupt(vcpu);
 }
 
 int xkvm_arch_vcpu_run(struct xkvm_vcpu *vcpu)

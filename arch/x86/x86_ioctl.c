@@ -140,6 +140,9 @@ long xkvm_arch_vcpu_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 	r = xkvm_x86_fpu_ioctl(vcpu, ioctl, argp);
 	if (r != -ENOIOCTLCMD)
 		return r;
+	r = xkvm_x86_events_ioctl(vcpu, ioctl, argp);
+	if (r != -ENOIOCTLCMD)
+		return r;
 	if (ioctl == KVM_GET_MP_STATE || ioctl == KVM_SET_MP_STATE)
 		return xkvm_x86_mp_state_ioctl(vcpu, ioctl, argp);
 	return -EINVAL;

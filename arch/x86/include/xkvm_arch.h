@@ -55,6 +55,12 @@ struct xkvm_x86_exception {
 	u32 error_code;
 };
 
+/* An external interrupt userspace queued with KVM_INTERRUPT. */
+struct xkvm_x86_interrupt {
+	bool pending;
+	u8 vector;
+};
+
 /*
  * What KVM_RUN must finish when userspace comes back from an exit
  * (an IN's data, an MMIO load's data).
@@ -114,6 +120,8 @@ struct xkvm_vcpu_arch {
 	u64 xcr0;			/* (own) guest XCR0 */
 	struct fpu_guest guest_fpu;	/* (own) guest FPU/XSAVE state */
 	struct xkvm_x86_exception exception;	/* (own) */
+	struct xkvm_x86_interrupt interrupt;	/* (own) */
+	bool irq_window;			/* (own) exit when IRQs can be taken */
 	struct xkvm_x86_msrs msrs;		/* (own) */
 	u32 mp_state;				/* (own) KVM_MP_STATE_* */
 	struct xkvm_x86_pending_io pending;	/* (own) */

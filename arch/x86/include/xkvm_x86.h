@@ -63,10 +63,18 @@ struct xkvm_x86_ops {
 		       bool host_initiated);
 
 	/*
+	 * Can the guest take an external interrupt now (RFLAGS.IF set, no
+	 * interrupt shadow, no event waiting for re-injection)?  Mandatory.
+	 */
+	bool (*interrupt_allowed)(struct xkvm_vcpu *vcpu);
+
+	/*
 	 * Enter the guest once and return after the exit.  Called with
-	 * preemption and interrupts disabled, guest FPU loaded; inject
-	 * vcpu->arch.exception if pending and honour XKVM_REQ_TLB_FLUSH
-	 * (passed as flush_tlb).
+	 * preemption and interrupts disabled, guest FPU loaded.  Inject, in
+	 * this order, an event whose delivery the last exit interrupted,
+	 * vcpu->arch.exception, vcpu->arch.interrupt; when
+	 * vcpu->arch.irq_window is set, arrange an exit as soon as the guest
+	 * can take an interrupt.  Honour XKVM_REQ_TLB_FLUSH (flush_tlb).
 	 */
 	void (*enter_guest)(struct xkvm_vcpu *vcpu, bool flush_tlb);
 
@@ -85,9 +93,14 @@ void xkvm_x86_state_dirty(struct xkvm_vcpu *vcpu, u32 which);
 void xkvm_x86_reset_regs(struct xkvm_vcpu *vcpu);
 int xkvm_x86_cpl(struct xkvm_vcpu *vcpu);
 
-/* Exceptions (arch/x86/run.c). */
+/* Exceptions (arch/x86/run.c) and interrupts (arch/x86/events.c). */
 void xkvm_x86_queue_exception(struct xkvm_vcpu *vcpu, u8 vector,
 			      bool has_error_code, u32 error_code);
+bool xkvm_x86_ready_for_interrupt(struct xkvm_vcpu *vcpu);
+void xkvm_x86_prepare_events(struct xkvm_vcpu *vcpu);
+bool xkvm_x86_irq_window_open(struct xkvm_vcpu *vcpu);
+long xkvm_x86_events_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
+			   void __user *argp);
 
 /* Neutral exit semantics, called from vendor exit handlers. */
 struct xkvm_x86_io {

@@ -106,6 +106,7 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_INTERCEPT_INTR		BIT(0)
 #define SVM_INTERCEPT_NMI		BIT(1)
 #define SVM_INTERCEPT_SMI		BIT(2)
+#define SVM_INTERCEPT_VINTR		BIT(4)
 #define SVM_INTERCEPT_CPUID		BIT(18)
 #define SVM_INTERCEPT_RSM		BIT(19)
 #define SVM_INTERCEPT_INVD		BIT(22)
@@ -131,12 +132,17 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_INTERCEPT_RDPRU		BIT(14)
 
 /* int_ctl, nested_ctl, tlb_ctl, event_inj */
+#define SVM_INT_CTL_V_IRQ		BIT_ULL(8)
+#define SVM_INT_CTL_V_INTR_PRIO_MASK	(0xfULL << 16)
+#define SVM_INT_CTL_V_IGN_TPR		BIT_ULL(20)
 #define SVM_INT_CTL_V_INTR_MASKING	BIT_ULL(24)
+#define SVM_INT_STATE_SHADOW		BIT_ULL(0)
 #define SVM_NESTED_CTL_NP_ENABLE	BIT_ULL(0)
 #define SVM_TLB_FLUSH_ALL		1
 #define SVM_TLB_FLUSH_ASID		3
 #define SVM_EVTINJ_VALID		BIT_ULL(31)
 #define SVM_EVTINJ_VALID_ERR		BIT_ULL(11)
+#define SVM_EVTINJ_TYPE_INTR		(0ULL << 8)
 #define SVM_EVTINJ_TYPE_EXEPT		(3ULL << 8)
 
 /* exit codes */
@@ -145,6 +151,7 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_EXIT_INTR			0x060
 #define SVM_EXIT_NMI			0x061
 #define SVM_EXIT_SMI			0x062
+#define SVM_EXIT_VINTR			0x064
 #define SVM_EXIT_CPUID			0x072
 #define SVM_EXIT_INVD			0x076
 #define SVM_EXIT_HLT			0x078

@@ -28,6 +28,16 @@ static int svm_exit_resume(struct xkvm_vcpu *vcpu)
 	return 1;	/* host interrupt, NMI or SMI: already serviced */
 }
 
+static int svm_exit_vintr(struct xkvm_vcpu *vcpu)
+{
+	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
+
+	/* the window is open; the run loop tells userspace if it asked */
+	v->int_ctl &= ~SVM_INT_CTL_V_IRQ;
+	v->intercept_misc1 &= ~SVM_INTERCEPT_VINTR;
+	return 1;
+}
+
 static int svm_exit_cpuid(struct xkvm_vcpu *vcpu)
 {
 	return xkvm_x86_exit_cpuid(vcpu, svm_next_rip(vcpu, 2));
@@ -115,6 +125,7 @@ static const svm_exit_handler svm_exit_handlers[SVM_EXIT_NR] = {
 	[SVM_EXIT_INTR]		= svm_exit_resume,
 	[SVM_EXIT_NMI]		= svm_exit_resume,
 	[SVM_EXIT_SMI]		= svm_exit_resume,
+	[SVM_EXIT_VINTR]	= svm_exit_vintr,
 	[SVM_EXIT_CPUID]	= svm_exit_cpuid,
 	[SVM_EXIT_INVD]		= svm_exit_invd,
 	[SVM_EXIT_HLT]		= svm_exit_hlt,

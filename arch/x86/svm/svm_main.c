@@ -63,24 +63,47 @@ static void svm_vcpu_free(struct xkvm_vcpu *vcpu)
 	vcpu->arch.vendor = NULL;
 }
 
+static bool svm_interrupt_allowed(struct xkvm_vcpu *vcpu)
+{
+	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
+
+	return (vcpu->arch.rflags & X86_EFLAGS_IF) &&
+	       !(v->int_state & SVM_INT_STATE_SHADOW) &&
+	       !(v->exit_int_info & SVM_EVTINJ_VALID);
+}
+
+/* One event per entry: re-injection, then exception, then interrupt. */
 static void svm_inject_event(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 {
 	struct xkvm_x86_exception *ex = &vcpu->arch.exception;
+	struct xkvm_x86_interrupt *irq = &vcpu->arch.interrupt;
 	u64 ev;
 
 	/* an event whose delivery a #VMEXIT interrupted goes first */
 	if (v->exit_int_info & SVM_EVTINJ_VALID) {
 		v->event_inj = v->exit_int_info;
 		v->exit_int_info = 0;
-		return;
+	} else if (ex->pending) {
+		ev = ex->vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID;
+		if (ex->has_error_code)
+			ev |= SVM_EVTINJ_VALID_ERR | ((u64)ex->error_code << 32);
+		v->event_inj = ev;
+		ex->pending = false;
+	} else if (irq->pending) {
+		v->event_inj = irq->vector | SVM_EVTINJ_TYPE_INTR |
+			       SVM_EVTINJ_VALID;
+		irq->pending = false;
 	}
-	if (!ex->pending)
-		return;
-	ev = ex->vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID;
-	if (ex->has_error_code)
-		ev |= SVM_EVTINJ_VALID_ERR | ((u64)ex->error_code << 32);
-	v->event_inj = ev;
-	ex->pending = false;
+
+	/* a virtual interrupt makes the CPU exit when the guest can take it */
+	v->int_ctl &= ~(SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_INTR_PRIO_MASK |
+			SVM_INT_CTL_V_IGN_TPR);
+	v->intercept_misc1 &= ~SVM_INTERCEPT_VINTR;
+	if (vcpu->arch.irq_window) {
+		v->int_ctl |= SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_INTR_PRIO_MASK |
+			      SVM_INT_CTL_V_IGN_TPR;
+		v->intercept_misc1 |= SVM_INTERCEPT_VINTR;
+	}
 }
 
 static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
@@ -128,6 +151,7 @@ static const struct xkvm_x86_ops svm_ops = {
 	.state_set	= svm_state_set,
 	.get_msr	= svm_get_msr,
 	.set_msr	= svm_set_msr,
+	.interrupt_allowed = svm_interrupt_allowed,
 	.enter_guest	= svm_enter_guest,
 	.handle_exit	= svm_handle_exit,
 };
