@@ -13,6 +13,9 @@
 #include <linux/uaccess.h>
 #include <asm/fpu/api.h>
 #include <asm/msr.h>
+#include <asm/tsc.h>
+
+#define XKVM_MAX_IRQ_ROUTES	4096
 
 #include <xkvm_x86.h>
 
@@ -37,7 +40,12 @@ int xkvm_arch_check_extension(struct xkvm *vm, long cap)
 	case KVM_CAP_SET_IDENTITY_MAP_ADDR:
 	case KVM_CAP_MP_STATE:
 	case KVM_CAP_GET_MSR_FEATURES:
+	case KVM_CAP_DEBUGREGS:
+	case KVM_CAP_GET_TSC_KHZ:
 		return 1;
+	case KVM_CAP_IRQ_ROUTING:
+		/* routes exist only with an in-kernel irqchip, as on KVM */
+		return XKVM_MAX_IRQ_ROUTES;
 	case KVM_CAP_XSAVE:
 	case KVM_CAP_XCRS:
 		return boot_cpu_has(X86_FEATURE_XSAVE);
@@ -99,6 +107,9 @@ long xkvm_arch_vm_ioctl(struct xkvm *vm, unsigned int ioctl,
 		return 0;
 	case KVM_SET_IDENTITY_MAP_ADDR:
 		return xkvm_x86_set_identity_map_addr(vm, (void __user *)arg);
+	case KVM_SET_GSI_ROUTING:
+		/* KVM refuses routing without an in-kernel irqchip */
+		return -EINVAL;
 	default:
 		return -ENOTTY;
 	}
@@ -143,6 +154,11 @@ long xkvm_arch_vcpu_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 	r = xkvm_x86_events_ioctl(vcpu, ioctl, argp);
 	if (r != -ENOIOCTLCMD)
 		return r;
+	r = xkvm_x86_debugreg_ioctl(vcpu, ioctl, argp);
+	if (r != -ENOIOCTLCMD)
+		return r;
+	if (ioctl == KVM_GET_TSC_KHZ)
+		return tsc_khz;
 	if (ioctl == KVM_GET_MP_STATE || ioctl == KVM_SET_MP_STATE)
 		return xkvm_x86_mp_state_ioctl(vcpu, ioctl, argp);
 	return -EINVAL;
@@ -187,6 +203,7 @@ int xkvm_arch_vcpu_create(struct xkvm_vcpu *vcpu)
 	vcpu->arch.xcr0 = XFEATURE_MASK_FP;
 	vcpu->arch.mp_state = KVM_MP_STATE_RUNNABLE;
 	xkvm_x86_msrs_reset(vcpu);
+	xkvm_x86_debugreg_reset(vcpu);
 	xkvm_x86_reset_regs(vcpu);
 	return 0;
 }

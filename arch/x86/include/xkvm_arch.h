@@ -116,6 +116,7 @@ struct xkvm_vcpu_arch {
 	struct xkvm_x86_state state;	/* (own) valid groups: state_valid */
 	u32 state_valid;		/* (own) XKVM_STATE_* */
 	u64 cr8;			/* (own) TPR as userspace sees it */
+	u64 db[4], dr6, dr7;		/* (own) guest debug registers */
 	u64 apic_base;			/* (own) */
 	u64 xcr0;			/* (own) guest XCR0 */
 	struct fpu_guest guest_fpu;	/* (own) guest FPU/XSAVE state */

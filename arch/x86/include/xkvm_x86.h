@@ -120,6 +120,7 @@ int xkvm_x86_exit_wrmsr(struct xkvm_vcpu *vcpu, u64 next_rip);
 int xkvm_x86_exit_xsetbv(struct xkvm_vcpu *vcpu, u64 next_rip);
 int xkvm_x86_exit_nop(struct xkvm_vcpu *vcpu, u64 next_rip);
 int xkvm_x86_exit_ud(struct xkvm_vcpu *vcpu);
+int xkvm_x86_exit_mov_dr(struct xkvm_vcpu *vcpu);
 int xkvm_x86_exit_shutdown(struct xkvm_vcpu *vcpu);
 int xkvm_x86_exit_fail_entry(struct xkvm_vcpu *vcpu, u64 reason);
 int xkvm_x86_exit_unhandled(struct xkvm_vcpu *vcpu, u64 exit_code);
@@ -189,6 +190,9 @@ long xkvm_x86_regs_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 			 void __user *argp);
 long xkvm_x86_cpuid_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 			  void __user *argp);
+long xkvm_x86_debugreg_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
+			     void __user *argp);
+void xkvm_x86_debugreg_reset(struct xkvm_vcpu *vcpu);
 long xkvm_x86_fpu_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 			void __user *argp);
 

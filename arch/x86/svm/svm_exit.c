@@ -95,6 +95,11 @@ static int svm_exit_ud(struct xkvm_vcpu *vcpu)
 	return xkvm_x86_exit_ud(vcpu);
 }
 
+static int svm_exit_dr(struct xkvm_vcpu *vcpu)
+{
+	return xkvm_x86_exit_mov_dr(vcpu);
+}
+
 static int svm_exit_shutdown(struct xkvm_vcpu *vcpu)
 {
 	/* The VMCB is undefined after a shutdown: start from a fresh one. */
@@ -146,6 +151,7 @@ static const svm_exit_handler svm_exit_handlers[SVM_EXIT_NR] = {
 	[SVM_EXIT_XSETBV]	= svm_exit_xsetbv,
 	[SVM_EXIT_RDPRU]	= svm_exit_ud,
 	[SVM_EXIT_NPF]		= svm_exit_npf,
+	[SVM_EXIT_READ_DR0 ... SVM_EXIT_WRITE_DR15] = svm_exit_dr,
 };
 
 int svm_handle_exit(struct xkvm_vcpu *vcpu)
