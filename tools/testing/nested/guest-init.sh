@@ -1,0 +1,120 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# guest-init.sh - /init of the nested harness' initramfs (busybox sh). Runs
+# inside the emulated machine: mounts proc/sys/devtmpfs, loads one set of
+# modules, runs test binaries with a timeout each, prints their output
+# between "@@XH" marker lines that run.sh parses, dumps dmesg and powers
+# off. It never decides pass/fail: the host does.
+#
+# Initramfs layout (written by run.sh):
+#   /harness/<set>/modules  module files of <set> to insmod, in order
+#   /harness/<set>/unload   module names to rmmod, in order
+#   /harness/<set>/env      KEY=VALUE lines exported to the tests
+#   /harness/<set>/*.ko     the modules
+#   /harness/tests/         test binaries, TESTS (the list to run)
+# <set> is "xkvm" or "reference". The job comes from the kernel command
+# line: xkvm_harness=tests:<set> | demo:<set> | bench, and the per-binary
+# timeout from xkvm_test_timeout=<seconds>.
+
+/bin/busybox mkdir -p /proc /sys /dev /tmp
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+ln -sf /proc/self/fd /dev/fd
+cd /
+
+H=/harness
+job=
+tmo=300
+for w in $(cat /proc/cmdline); do
+	case $w in
+	xkvm_harness=*) job=${w#*=} ;;
+	xkvm_test_timeout=*) tmo=${w#*=} ;;
+	esac
+done
+
+say() { echo "@@XH $*"; }
+
+# load_set SET: insmod the modules of SET, then check its device node.
+load_set()
+{
+	local set=$1 f dev
+	while read -r f; do
+		[ -n "$f" ] || continue
+		if ! insmod "$H/$set/$f"; then
+			say "MODLOAD-FAIL $set $f"
+			return 1
+		fi
+		say "MODLOAD-OK $set $f"
+	done < "$H/$set/modules"
+	dev=$(sed -n 's/^XKVM_DEV=//p' "$H/$set/env")
+	if [ ! -c "$dev" ]; then
+		say "MODLOAD-FAIL $set no character device $dev"
+		return 1
+	fi
+	return 0
+}
+
+unload_set()
+{
+	local set=$1 m
+	for m in $(cat "$H/$set/unload"); do
+		rmmod "$m" || { say "UNLOAD-FAIL $set $m"; return 1; }
+	done
+	say "UNLOAD-OK $set"
+}
+
+# run_bin SET NAME: run one binary with SET's environment and a timeout.
+# Output goes to a file first so kernel messages cannot split TAP lines.
+run_bin()
+{
+	local set=$1 name=$2 rc
+	say "TEST-BEGIN $set $name"
+	(
+		while read -r kv; do
+			[ -n "$kv" ] && export "$kv"
+		done < "$H/$set/env"
+		cd /tmp
+		exec timeout -s KILL "$tmo" "$H/tests/$name"
+	) > /tmp/test.out 2>&1 < /dev/null
+	rc=$?
+	cat /tmp/test.out
+	say "TEST-END $set $name rc=$rc"
+}
+
+say "BEGIN job=$job kernel=$(uname -r) cpus=$(nproc)"
+case $job in
+tests:*)
+	set=${job#tests:}
+	if load_set "$set"; then
+		for t in $(cat "$H/tests/TESTS"); do
+			run_bin "$set" "$t"
+		done
+	fi
+	;;
+demo:*)
+	set=${job#demo:}
+	load_set "$set" && run_bin "$set" demo
+	;;
+bench)
+	if load_set xkvm; then
+		run_bin xkvm exit_bench
+		unload_set xkvm
+	fi
+	load_set reference && run_bin reference exit_bench
+	;;
+*)
+	say "BAD-JOB '$job'"
+	;;
+esac
+
+say "DMESG-BEGIN"
+dmesg
+say "DMESG-END"
+say "END"
+sync
+poweroff -f
+while :; do sleep 60; done

@@ -1,0 +1,560 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run.sh - the nested-VM test harness of xkvm. On a Debian 12 machine
+# without VT-x/AMD-V it installs what is missing, builds the modules for
+# each test kernel and the selftests, packs an initramfs, boots Debian's
+# kernel in an emulated machine, loads the modules there, runs the
+# selftests and prints their TAP output. Owns tools/testing/nested/ and the
+# build/{src-*,selftests,initramfs,logs} directories.
+#
+# Usage: tools/testing/nested/run.sh [options]
+#   (default)          run the selftests; last line "N passed, N failed, N skipped",
+#                      exit status 0 only if nothing failed
+#   --demo             boot once, load xkvm, run the selftests' "demo" program
+#   --bench            boot once with -icount shift=0, run "exit_bench" on xkvm,
+#                      then on stock KVM, print both and the ratios xkvm/KVM
+#   --mode M           xkvm | reference | both (default both; --demo: xkvm)
+#                      reference = the stock kvm/kvm-amd modules of the same kernel
+#   --kernel K         test kernel, repeatable: an exact version from /lib/modules
+#                      or a series ("6.1", "6.12": the newest installed). Default:
+#                      6.1 and, if installed, 6.12 (--demo/--bench: the first one)
+#   --machine M        amd (QEMU TCG -cpu EPYC,+svm,+npt); see machines/*.sh
+#   --no-deps          do not run install-deps.sh
+#   -h, --help         this text
+# Environment (same meaning, for make targets and CI):
+#   NESTED_MODE, NESTED_KERNELS (space separated), NESTED_MACHINE, NESTED_NO_DEPS=1,
+#   NESTED_BOOT_TIMEOUT (seconds per boot, default 600),
+#   NESTED_TEST_TIMEOUT (seconds per test binary, default 300),
+#   NESTED_SMP (default 2), NESTED_MEM (default 1G),
+#   NESTED_TCG_THREAD (single | multi, default single: multi-threaded TCG
+#   crashed or hung the guest kernel in about half of the stock-KVM runs),
+#   NESTED_JOBS (make -j, default 2), NESTED_TAIL (console lines shown on failure, 60),
+#   NESTED_SRC (module source tree, default the repository),
+#   NESTED_SELFTESTS (selftests directory, default tools/testing/selftests/xkvm).
+# Logs: build/logs/<machine>-<kernel>-<mode>.log (guest console, ends with a
+# dmesg dump), build/logs/build-*.log (module and selftest builds).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../../.." && pwd)
+build=$top/build
+logs=$build/logs
+
+action=tests
+mode=${NESTED_MODE:-}
+machine=${NESTED_MACHINE:-amd}
+nodeps=${NESTED_NO_DEPS:-0}
+read -r -a kernel_args <<< "${NESTED_KERNELS:-}"
+boot_timeout=${NESTED_BOOT_TIMEOUT:-600}
+test_timeout=${NESTED_TEST_TIMEOUT:-300}
+src=${NESTED_SRC:-$top}
+seltests=${NESTED_SELFTESTS:-$top/tools/testing/selftests/xkvm}
+
+usage() { sed -n '/^# Usage:/,/^# Logs:/{/^# Logs:/d;s/^# \{0,1\}//;p}' "$0"; exit "${1:-0}"; }
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--demo) action=demo ;;
+	--bench) action=bench ;;
+	--mode) mode=${2:?}; shift ;;
+	--mode=*) mode=${1#*=} ;;
+	--kernel) kernel_args+=("${2:?}"); shift ;;
+	--kernel=*) kernel_args+=("${1#*=}") ;;
+	--machine) machine=${2:?}; shift ;;
+	--machine=*) machine=${1#*=} ;;
+	--no-deps) nodeps=1 ;;
+	-h|--help) usage 0 ;;
+	*) echo "run.sh: unknown option '$1'" >&2; usage 2 >&2 ;;
+	esac
+	shift
+done
+
+case $action:${mode:-} in
+tests:) mode=both ;;
+demo:) mode=xkvm ;;
+bench:*) mode=both ;;
+*:xkvm|*:reference|tests:both) ;;
+*) echo "run.sh: bad mode '$mode' for $action" >&2; exit 2 ;;
+esac
+modes=(xkvm reference)
+[ "$mode" = both ] || modes=("$mode")
+
+[ -f "$here/machines/$machine.sh" ] ||
+	{ echo "run.sh: unknown machine '$machine'" >&2; exit 2; }
+# shellcheck source=machines/amd.sh
+. "$here/machines/$machine.sh"
+
+total_pass=0 total_fail=0 total_skip=0
+summary=()
+
+# Every exit of a test run ends with the counting line.
+final()
+{
+	local rc=0
+	[ "$action" = tests ] || return 0
+	if [ ${#summary[@]} -gt 0 ]; then
+		echo
+		printf '  %s\n' "${summary[@]}"
+	fi
+	[ "$total_fail" -eq 0 ] || rc=1
+	if [ "$total_skip" -gt 0 ]; then
+		echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+	else
+		echo "$total_pass passed, $total_fail failed"
+	fi
+	return $rc
+}
+
+die()
+{
+	echo "run.sh: $*" >&2
+	total_fail=$((total_fail + 1))
+	final || true
+	exit 1
+}
+
+# show_tail FILE [N]: last lines of a log, carriage returns removed.
+show_tail()
+{
+	echo "---- last ${2:-40} lines of $1"
+	tail -n "${2:-40}" "$1" | tr -d '\r'
+	echo "----"
+}
+
+# show_build_log LOG: the first errors of a failed build, then its end.
+show_build_log()
+{
+	echo "---- first errors in $1"
+	grep -m 20 -E '(error|Error|undefined|No such file)' "$1" || true
+	show_tail "$1" 15
+}
+
+# show_console LOG: what explains a failed boot. If the guest got to its
+# dmesg dump, the kernel messages since /init started (module loading,
+# tests); otherwise the end of the console (crash, panic or hang), and the
+# emulator's own messages.
+show_console()
+{
+	local n=${NESTED_TAIL:-60}
+	if grep -q '^@@XH DMESG-END' "$1"; then
+		echo "---- kernel messages since /init (last $n lines; full log: $1)"
+		tr -d '\r' < "$1" | awk '
+			/^@@XH DMESG-BEGIN/ { on = 1; next }
+			/^@@XH DMESG-END/ { on = 0 }
+			on && /Run \/init as init process/ { since = 1; next }
+			on && since' | tail -n "$n"
+		echo "----"
+	else
+		show_tail "$1" "$n"
+	fi
+	if [ -f "$1.emu" ] &&
+	   grep -qv "TCG doesn't support requested feature" "$1.emu"; then
+		echo "---- emulator messages"
+		grep -v "TCG doesn't support requested feature" "$1.emu"
+		echo "----"
+	fi
+}
+
+# One ordered stream for terminals and CI logs.
+exec 2>&1
+mkdir -p "$logs"
+exec 9> "$build/.nested.lock"
+flock -n 9 || { echo "run.sh: waiting for another run.sh to finish" >&2; flock 9; }
+
+# ---- dependencies --------------------------------------------------------
+if [ "$nodeps" != 1 ]; then
+	"$here/install-deps.sh" || die "install-deps.sh failed"
+fi
+
+# ---- test kernels --------------------------------------------------------
+# All kernels with an image in /boot and modules in /lib/modules, oldest first.
+installed_kernels()
+{
+	local v k
+	for v in /boot/vmlinuz-*; do
+		k=${v#/boot/vmlinuz-}
+		[ -f "/lib/modules/$k/modules.dep" ] && echo "$k"
+	done | sort -V
+}
+
+# pick_kernel SPEC: an exact version, or the newest of a series ("6.1").
+pick_kernel()
+{
+	local k best=
+	for k in $(installed_kernels); do
+		if [ "$k" = "$1" ]; then echo "$k"; return 0; fi
+		case $k in "$1".*|"$1"-*|"$1"+*) best=$k ;; esac
+	done
+	[ -n "$best" ] && echo "$best"
+}
+
+kernels=()
+if [ ${#kernel_args[@]} -eq 0 ]; then
+	k=$(pick_kernel 6.1) || die "no Debian 6.1 kernel in /boot and /lib/modules"
+	kernels=("$k")
+	if [ "$action" = tests ] && k=$(pick_kernel 6.12); then
+		kernels+=("$k")
+	fi
+else
+	for spec in "${kernel_args[@]}"; do
+		k=$(pick_kernel "$spec") || die "no installed kernel matches '$spec'"
+		kernels+=("$k")
+	done
+	[ "$action" = tests ] || kernels=("${kernels[0]}")
+fi
+
+for k in "${kernels[@]}"; do
+	[ -r "/boot/vmlinuz-$k" ] ||
+		die "cannot read /boot/vmlinuz-$k (Debian installs it mode 0600: run as root)"
+done
+
+# ---- builds --------------------------------------------------------------
+jobs=${NESTED_JOBS:-2}
+seldir=$build/selftests
+
+echo "== building selftests ($seltests)"
+[ -f "$seltests/Makefile" ] || die "no selftests at $seltests"
+mkdir -p "$seldir"
+if ! make -C "$seltests" -j"$jobs" OUTPUT="$seldir" > "$logs/build-selftests.log" 2>&1; then
+	show_build_log "$logs/build-selftests.log"
+	die "selftests build failed (log: $logs/build-selftests.log)"
+fi
+[ -s "$seldir/TESTS" ] || die "selftests build wrote no $seldir/TESTS"
+
+# build_modules KVER: copy the source tree to build/src-KVER and make there.
+declare -A mod_ok=()
+build_modules()
+{
+	local kver=$1 dst=$build/src-$1 log=$logs/build-modules-$1.log m vm
+	local kdir=/lib/modules/$1/build
+
+	echo "== building modules for $kver"
+	if [ ! -f "$src/Makefile" ]; then
+		echo "run.sh: no top-level Makefile in $src" >&2
+		return 1
+	fi
+	if [ ! -d "$kdir" ]; then
+		echo "run.sh: no $kdir (kernel headers missing)" >&2
+		return 1
+	fi
+	mkdir -p "$dst"
+	# Kbuild products are excluded, so they are neither copied nor deleted.
+	# Changed files are found by content and get the current time (no -t),
+	# so make rebuilds them even if the source's mtime is older.
+	rsync -rlpD --checksum --delete --exclude=/build --exclude=/.git \
+		--exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
+		--exclude='.*.cmd' --exclude='.*.d' --exclude='*.a' --exclude='*.symvers' \
+		--exclude=modules.order --exclude=.tmp_versions \
+		"$src/" "$dst/"
+	if ! make -C "$dst" -j"$jobs" KDIR="$kdir" > "$log" 2>&1; then
+		show_build_log "$log"
+		echo "run.sh: module build for $kver failed (log: $log)" >&2
+		return 1
+	fi
+	for m in "${MACHINE_XKVM_MODULES[@]}"; do
+		if [ ! -f "$dst/$m.ko" ]; then
+			echo "run.sh: the build did not produce $m.ko (log: $log)" >&2
+			return 1
+		fi
+		vm=$(modinfo -F vermagic "$dst/$m.ko" | cut -d' ' -f1)
+		if [ "$vm" != "$kver" ]; then
+			echo "run.sh: $m.ko has vermagic '$vm', expected '$kver'" >&2
+			return 1
+		fi
+	done
+	return 0
+}
+
+if [ "$mode" != reference ] || [ "$action" = bench ]; then
+	for k in "${kernels[@]}"; do
+		if build_modules "$k"; then
+			mod_ok[$k]=1
+		elif [ "$action" = tests ]; then
+			total_fail=$((total_fail + 1))
+			summary+=("$machine/$k/xkvm: module build FAILED")
+		else
+			die "module build failed"
+		fi
+	done
+fi
+
+# ---- initramfs -----------------------------------------------------------
+# copy_module SRC DSTDIR: copy one module, decompressing .xz/.gz/.zst.
+copy_module()
+{
+	local f=$1 base
+	base=$(basename "$f")
+	case $f in
+	*.ko.xz) xz -dc "$f" > "$2/${base%.xz}" ;;
+	*.ko.gz) gzip -dc "$f" > "$2/${base%.gz}" ;;
+	*.ko.zst) zstd -qdc "$f" > "$2/${base%.zst}" ;;
+	*) cp "$f" "$2/" ;;
+	esac
+	base=${base%.xz}; base=${base%.gz}; base=${base%.zst}
+	echo "$base"
+}
+
+# stock_modules KVER MODULE: module files (under /lib/modules/KVER) to load
+# for MODULE, dependencies first, as modules.dep lists them.
+stock_modules()
+{
+	local line deps i
+	line=$(grep -E "(^|/)$2\.ko(\.[a-z]+)?:" "/lib/modules/$1/modules.dep" | head -n 1)
+	[ -n "$line" ] || return 1
+	read -r -a deps <<< "${line#*:}"
+	for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
+		echo "${deps[i]}"
+	done
+	echo "${line%%:*}"
+}
+
+# build_initrd KVER: build/initramfs/<machine>-KVER.cpio.gz with busybox,
+# /init, the tests and each module set available for KVER.
+build_initrd()
+{
+	local kver=$1 root=$build/initramfs/$machine-$1 out t m f
+	out=$root.cpio.gz
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,dev,proc,sys,tmp,harness/tests}
+	cp /bin/busybox "$root/bin/busybox"
+	cp "$here/guest-init.sh" "$root/init"
+	chmod 755 "$root/init"
+
+	cp "$seldir/TESTS" "$root/harness/tests/"
+	for t in $(cat "$seldir/TESTS") demo exit_bench; do
+		[ -f "$seldir/$t" ] || continue
+		if readelf -l "$seldir/$t" 2>/dev/null | grep -q 'program interpreter'; then
+			echo "run.sh: warning: $t is not statically linked" >&2
+		fi
+		cp "$seldir/$t" "$root/harness/tests/"
+	done
+
+	if [ -n "${mod_ok[$kver]:-}" ]; then
+		mkdir -p "$root/harness/xkvm"
+		for m in "${MACHINE_XKVM_MODULES[@]}"; do
+			copy_module "$build/src-$kver/$m.ko" "$root/harness/xkvm" || return 1
+		done > "$root/harness/xkvm/modules"
+		printf '%s\n' "${MACHINE_XKVM_UNLOAD[@]}" > "$root/harness/xkvm/unload"
+		printf '%s\n' XKVM_DEV=/dev/xkvm XKVM_MODE=xkvm XKVM_CORE_MODULE=xkvm \
+			"XKVM_VENDOR_MODULE=$MACHINE_XKVM_VENDOR" "XKVM_MACHINE=$machine" \
+			> "$root/harness/xkvm/env"
+	fi
+
+	mkdir -p "$root/harness/reference"
+	m=$(stock_modules "$kver" "$MACHINE_STOCK_MODULE") ||
+		{ echo "run.sh: $MACHINE_STOCK_MODULE not in modules.dep of $kver" >&2; return 1; }
+	for f in $m; do
+		copy_module "/lib/modules/$kver/$f" "$root/harness/reference" || return 1
+	done > "$root/harness/reference/modules"
+	printf '%s\n' "${MACHINE_STOCK_UNLOAD[@]}" > "$root/harness/reference/unload"
+	printf '%s\n' XKVM_DEV=/dev/kvm XKVM_MODE=reference XKVM_CORE_MODULE=kvm \
+		"XKVM_VENDOR_MODULE=$MACHINE_STOCK_VENDOR" "XKVM_MACHINE=$machine" \
+		> "$root/harness/reference/env"
+
+	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+		gzip -1 > "$out"
+}
+
+# ---- boot + parse --------------------------------------------------------
+declare -A initrd_done=()
+# boot JOB KVER TAG BENCH: boot once; sets boot_rc, boot_secs, boot_log.
+boot()
+{
+	local job=$1 kver=$2 tag=$3 bench=$4 initrd t0
+	initrd=$build/initramfs/$machine-$kver.cpio.gz
+	if [ -z "${initrd_done[$kver]:-}" ]; then
+		build_initrd "$kver" || return 1
+		initrd_done[$kver]=1
+	fi
+	boot_log=$logs/$machine-$kver-$tag.log
+	rm -f "$boot_log" "$boot_log.emu"
+	t0=$SECONDS
+	boot_rc=0
+	machine_boot "/boot/vmlinuz-$kver" "$initrd" \
+		"xkvm_harness=$job xkvm_test_timeout=$test_timeout" \
+		"$boot_log" "$boot_timeout" "$bench" || boot_rc=$?
+	boot_secs=$((SECONDS - t0))
+	[ -f "$boot_log" ] || : > "$boot_log"
+}
+
+# parse_tests LOG PREFIX BOOT_RC COUNTS: print the TAP of each binary with
+# PREFIX, count test cases; write "passed failed skipped" to COUNTS.
+parse_tests()
+{
+	awk -v pfx="$2" -v bootrc="$3" -v counts="$4" -v testsfile="$seldir/TESTS" \
+	    -v tmo="$test_timeout" '
+	function fail(msg) { f++; print pfx "HARNESS FAIL: " msg }
+	function finish(rc,    n) {
+		n = ""
+		if (bail) { f++; n = n " bailed-out" }
+		if (plan > res) { f += plan - res; n = n " " plan - res " result(s) missing" }
+		if (res == 0 && !skipplan && plan <= res) { f++; n = n " no TAP results" }
+		else if (rc != 0 && bf == 0 && plan <= res && !(skipplan && rc == 4)) { f++; n = n " non-zero exit" }
+		if (rc == 137) n = n " (killed after " tmo " s timeout)"
+		if (res == 0 && skipplan) s++
+		print pfx "# ---- " cur ": exit " rc (n != "" ? ", FAIL:" n : "")
+	}
+	BEGIN {
+		while ((getline t < testsfile) > 0) if (t != "") order[++ntests] = t
+		splat = "(Oops|BUG:|kernel BUG at|general protection fault|Kernel panic|WARNING: CPU:|Call Trace:|UBSAN:|soft lockup|blocked for more than|rcu: INFO:)"
+	}
+	{ gsub(/\r/, "") }
+	/^@@XH BEGIN / { begun = 1; next }
+	/^@@XH MODLOAD-FAIL / { modfail = substr($0, 19); next }
+	/^@@XH END$/ { ended = 1; next }
+	/^@@XH DMESG-BEGIN/ { indmesg = 1 }
+	/^@@XH DMESG-END/ { indmesg = 0 }
+	/^@@XH TEST-BEGIN / {
+		cur = $4; inb = 1; started[cur] = 1
+		plan = -1; res = 0; bf = 0; bail = 0; skipplan = 0
+		print pfx "# ---- " cur
+		next
+	}
+	/^@@XH TEST-END / {
+		finish(substr($5, 4) + 0); inb = 0; cur = ""
+		next
+	}
+	!inb { if ($0 ~ splat && splatline == "") splatline = $0; next }
+	{ print pfx $0 }
+	/^\[ *[0-9]+\.[0-9]+\]/ {	# a kernel message, not test output
+		if ($0 ~ splat && splatline == "") splatline = $0
+		next
+	}
+	/^ok [0-9]+/ {
+		res++
+		if (toupper($0) ~ /# *SKIP/) s++; else p++
+		next
+	}
+	/^not ok [0-9]+/ {
+		res++
+		if (toupper($0) ~ /# *SKIP/) s++; else { f++; bf++ }
+		next
+	}
+	/^1\.\.[0-9]+/ {
+		plan = substr($1, 4) + 0
+		if (plan == 0 && toupper($0) ~ /SKIP/) skipplan = 1
+		next
+	}
+	/^Bail out!/ { bail = 1 }
+	END {
+		if (inb) fail("binary " cur " did not finish (guest crash, panic or hang)")
+		if (!begun) fail("the guest never reached /init")
+		if (modfail != "") fail("module load failed: " modfail)
+		else if (begun)
+			for (i = 1; i <= ntests; i++)
+				if (!(order[i] in started) && !inb)
+					fail("binary " order[i] " was not run")
+		if (splatline != "") fail("kernel oops/warning in the console log: " splatline)
+		if (bootrc == 124 || bootrc == 137) fail("boot timed out")
+		else if (!ended && !inb && begun) fail("the guest did not finish")
+		else if (bootrc != 0) fail("emulator exit status " bootrc)
+		print p + 0, f + 0, s + 0 > counts
+	}' "$1"
+}
+
+# ---- actions -------------------------------------------------------------
+run_tests()
+{
+	local k m tag pfx p f s cnt=$build/.counts
+	echo "== machine $machine: $MACHINE_DESC"
+	echo "== kernels: ${kernels[*]}; modes: ${modes[*]}"
+	for k in "${kernels[@]}"; do
+		for m in "${modes[@]}"; do
+			tag=$machine/$k/$m
+			if [ "$m" = xkvm ] && [ -z "${mod_ok[$k]:-}" ]; then
+				continue	# build failure already counted
+			fi
+			echo
+			echo "==== $tag"
+			if ! boot "tests:$m" "$k" "$m" 0; then
+				total_fail=$((total_fail + 1))
+				summary+=("$tag: initramfs build FAILED")
+				continue
+			fi
+			pfx="[$tag] "
+			parse_tests "$boot_log" "$pfx" "$boot_rc" "$cnt"
+			read -r p f s < "$cnt"
+			total_pass=$((total_pass + p))
+			total_fail=$((total_fail + f))
+			total_skip=$((total_skip + s))
+			summary+=("$tag: $p passed, $f failed, $s skipped (boot ${boot_secs} s)")
+			echo "==== $tag: $p passed, $f failed, $s skipped; boot took ${boot_secs} s; log $boot_log"
+			if [ "$f" -gt 0 ]; then
+				show_console "$boot_log"
+			fi
+		done
+	done
+}
+
+# block LOG SET NAME: the output of one binary in LOG.
+block()
+{
+	awk -v set="$2" -v name="$3" '
+	{ gsub(/\r/, "") }
+	$0 == "@@XH TEST-BEGIN " set " " name { on = 1; next }
+	on && index($0, "@@XH TEST-END " set " " name " ") == 1 { print; exit }
+	on' "$1"
+}
+
+run_demo()
+{
+	local k=${kernels[0]} set=${modes[0]} out rc
+	[ -f "$seldir/demo" ] || die "the selftests did not build a 'demo' program"
+	echo "== demo: machine $machine ($MACHINE_DESC), kernel $k, $set modules"
+	boot "demo:$set" "$k" "demo-$set" 0 || die "initramfs build failed"
+	out=$(block "$boot_log" "$set" demo)
+	grep '^@@XH MODLOAD' "$boot_log" | tr -d '\r' | sed 's/^@@XH /   /'
+	printf '%s\n' "$out" | sed '$d'
+	rc=$(printf '%s\n' "$out" | sed -n '$s/.* rc=//p')
+	echo "== demo exit status ${rc:-none}; boot took ${boot_secs} s; log $boot_log"
+	if [ "${rc:-1}" != 0 ] || [ "$boot_rc" != 0 ]; then
+		show_console "$boot_log"
+		return 1
+	fi
+}
+
+run_bench()
+{
+	local k=${kernels[0]} rc=0 set
+	[ -f "$seldir/exit_bench" ] || die "the selftests did not build 'exit_bench'"
+	echo "== bench: machine $machine ($MACHINE_DESC), kernel $k, -icount shift=0"
+	boot bench "$k" bench 1 || die "initramfs build failed"
+	for set in xkvm reference; do
+		echo "-- exit_bench on $set"
+		block "$boot_log" "$set" exit_bench | sed 's/^@@XH //;s/^/   /'
+	done
+	awk '
+	{ gsub(/\r/, "") }
+	/^@@XH TEST-BEGIN / { set = $3; next }
+	/^@@XH TEST-END / { set = ""; next }
+	set != "" && $1 == "bench" && NF == 3 && $3 ~ /^[0-9.]+$/ {
+		if (!($2 in seen)) { seen[$2] = 1; names[++n] = $2 }
+		v[set, $2] = $3
+	}
+	END {
+		printf "\n%-24s %14s %14s %10s\n", "benchmark", "xkvm cycles", "KVM cycles", "xkvm/KVM"
+		bad = (n == 0)
+		for (i = 1; i <= n; i++) {
+			x = v["xkvm", names[i]]; r = v["reference", names[i]]
+			if (x == "" || r == "" || r == 0) {
+				printf "%-24s %14s %14s %10s\n", names[i], x == "" ? "-" : x, r == "" ? "-" : r, "-"
+				bad = 1
+			} else
+				printf "%-24s %14s %14s %10.3f\n", names[i], x, r, x / r
+		}
+		exit bad
+	}' "$boot_log" || rc=1
+	echo "== boot took ${boot_secs} s; log $boot_log"
+	if [ $rc != 0 ] || [ "$boot_rc" != 0 ]; then
+		echo "run.sh: benchmark incomplete" >&2
+		show_console "$boot_log"
+		return 1
+	fi
+}
+
+case $action in
+tests) run_tests; final ;;
+demo) run_demo ;;
+bench) run_bench ;;
+esac
