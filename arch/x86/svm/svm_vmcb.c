@@ -232,5 +232,8 @@ int svm_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data, bool host)
 	*slot = data;
 	if (index == MSR_IA32_SYSENTER_CS)
 		*slot &= 0xffff;
+	/* AMD CPUs keep 32 bits of SYSENTER_ESP/EIP; KVM does the same */
+	if (index == MSR_IA32_SYSENTER_ESP || index == MSR_IA32_SYSENTER_EIP)
+		*slot = (u32)data;
 	return 0;
 }
