@@ -33,6 +33,13 @@ struct svm_cpu {
 };
 
 static DEFINE_PER_CPU(struct svm_cpu, svm_cpu_data);
+
+/* Older kernels clear EFER.SVME themselves on kexec and crash. */
+#ifdef XKVM_KERNEL_DISABLES_SVM
+static const bool svm_kernel_disables_svm = true;
+#else
+static const bool svm_kernel_disables_svm;
+#endif
 static enum cpuhp_state svm_hp_state;
 static u32 svm_max_asid;
 u32 svm_features;
@@ -158,21 +165,26 @@ int svm_enable_init(void)
 		}
 	}
 
-	cpu_emergency_register_virt_callback(svm_emergency_disable);
 	r = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "xkvm/amd:online",
 			      svm_cpu_online, svm_cpu_offline);
 	if (r < 0) {
-		cpu_emergency_unregister_virt_callback(svm_emergency_disable);
 		svm_free_cpu_pages();
 		return r;
 	}
 	svm_hp_state = r;
+	/*
+	 * Only once the CPUs are ours: the kernel has a single callback slot,
+	 * and another hypervisor holding the CPUs holds the slot too.
+	 */
+	if (!svm_kernel_disables_svm)
+		cpu_emergency_register_virt_callback(svm_emergency_disable);
 	return 0;
 }
 
 void svm_enable_exit(void)
 {
+	if (!svm_kernel_disables_svm)
+		cpu_emergency_unregister_virt_callback(svm_emergency_disable);
 	cpuhp_remove_state(svm_hp_state);
-	cpu_emergency_unregister_virt_callback(svm_emergency_disable);
 	svm_free_cpu_pages();
 }
