@@ -31,6 +31,8 @@
 #   crashed or hung the guest kernel in about half of the stock-KVM runs),
 #   NESTED_JOBS (make -j, default 2), NESTED_TAIL (console lines shown on failure, 60),
 #   NESTED_SRC (module source tree, default the repository),
+#   NESTED_VMM=1 (also run vmm_qemu_test.sh: Debian's QEMU boots a Linux
+#   guest on the hypervisor under test; the host's root is shared over 9p),
 #   NESTED_SELFTESTS (selftests directory, default tools/testing/selftests/xkvm).
 # Logs: build/logs/<machine>-<kernel>-<mode>.log (guest console, ends with a
 # dmesg dump), build/logs/build-*.log (module and selftest builds).
@@ -49,6 +51,7 @@ read -r -a kernel_args <<< "${NESTED_KERNELS:-}"
 boot_timeout=${NESTED_BOOT_TIMEOUT:-600}
 test_timeout=${NESTED_TEST_TIMEOUT:-300}
 src=${NESTED_SRC:-$top}
+vmm_test=${NESTED_VMM:-0}
 seltests=${NESTED_SELFTESTS:-$top/tools/testing/selftests/xkvm}
 
 usage() { sed -n '/^# Usage:/,/^# Logs:/{/^# Logs:/d;s/^# \{0,1\}//;p}' "$0"; exit "${1:-0}"; }
@@ -309,6 +312,36 @@ stock_modules()
 	echo "${line%%:*}"
 }
 
+# build_l2_initrd: the initramfs of the second-level guest that the VMM
+# test boots under QEMU: busybox and an /init that prints the marker.
+build_l2_initrd()
+{
+	local root=$build/l2
+	[ -f "$build/l2-initrd.gz" ] && return 0
+	rm -rf "$root"
+	mkdir -p "$root/bin"
+	cp /bin/busybox "$root/bin/busybox"
+	printf '%s\n' '#!/bin/busybox sh' \
+		'/bin/busybox echo XKVM-L2-MARKER: the L2 guest ran its init' \
+		'/bin/busybox poweroff -f' > "$root/init"
+	chmod 755 "$root/init"
+	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+		gzip -1 > "$build/l2-initrd.gz"
+}
+
+# pack_9p_modules KVER DIR: the modules that mount the host's root over
+# virtio-9p (those that are not built in), in load order, and DIR/order.
+pack_9p_modules()
+{
+	local kver=$1 dir=$2 f
+	mkdir -p "$dir"
+	for m in virtio_pci 9pnet_virtio 9p; do
+		stock_modules "$kver" "$m" || true
+	done | awk '!seen[$0]++' | while read -r f; do
+		copy_module "/lib/modules/$kver/$f" "$dir"
+	done > "$dir/order"
+}
+
 # build_initrd KVER: build/initramfs/<machine>-KVER.cpio.gz with busybox,
 # /init, the tests and each module set available for KVER.
 build_initrd()
@@ -322,6 +355,14 @@ build_initrd()
 	chmod 755 "$root/init"
 
 	cp "$seldir/TESTS" "$root/harness/tests/"
+	if [ "$vmm_test" = 1 ]; then
+		build_l2_initrd
+		pack_9p_modules "$kver" "$root/harness/9p"
+		cp "$here/vmm_qemu_test.sh" "$root/harness/tests/vmm_qemu_test"
+		echo vmm_qemu_test >> "$root/harness/tests/TESTS"
+	fi
+	vmm_env=(XKVM_L2_KERNEL="/boot/vmlinuz-$kver" \
+		 XKVM_L2_INITRD="$build/l2-initrd.gz" XKVM_9P_MODULES=/harness/9p)
 	for t in $(cat "$seldir/TESTS") demo exit_bench; do
 		[ -f "$seldir/$t" ] || continue
 		if readelf -l "$seldir/$t" 2>/dev/null | grep -q 'program interpreter'; then
@@ -338,7 +379,7 @@ build_initrd()
 		printf '%s\n' "${MACHINE_XKVM_UNLOAD[@]}" > "$root/harness/xkvm/unload"
 		printf '%s\n' XKVM_DEV=/dev/xkvm XKVM_MODE=xkvm XKVM_CORE_MODULE=xkvm \
 			"XKVM_VENDOR_MODULE=$MACHINE_XKVM_VENDOR" "XKVM_MACHINE=$machine" \
-			> "$root/harness/xkvm/env"
+			"${vmm_env[@]}" > "$root/harness/xkvm/env"
 	fi
 
 	mkdir -p "$root/harness/reference"
@@ -350,7 +391,7 @@ build_initrd()
 	printf '%s\n' "${MACHINE_STOCK_UNLOAD[@]}" > "$root/harness/reference/unload"
 	printf '%s\n' XKVM_DEV=/dev/kvm XKVM_MODE=reference XKVM_CORE_MODULE=kvm \
 		"XKVM_VENDOR_MODULE=$MACHINE_STOCK_VENDOR" "XKVM_MACHINE=$machine" \
-		> "$root/harness/reference/env"
+		"${vmm_env[@]}" > "$root/harness/reference/env"
 
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
 		gzip -1 > "$out"

@@ -22,6 +22,9 @@
 #       deterministic timing. Returns 124 on timeout, the emulator's
 #       status otherwise.
 #
+# The host's root is exported read-only over virtio-9p (tag "host") so that
+# tests can run the host's own programs (QEMU) inside the machine.
+#
 # Tunables (environment): NESTED_SMP (default 2), NESTED_MEM (default 1G),
 # NESTED_TCG_THREAD (default single). Multi-threaded TCG (QEMU 7.2) was seen
 # to crash the guest kernel ("Oops: int3" in __schedule, most likely a stale
@@ -51,6 +54,7 @@ machine_boot()
 		-m "${NESTED_MEM:-1G}" "${opts[@]}" \
 		-nodefaults -display none -no-reboot -monitor none \
 		-serial "file:$log" \
+		-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
 		-kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0 loglevel=5 panic=-1 $append" \
 		</dev/null 2>"$log.emu"

@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# machines/intel.sh - the "intel" test machine of the nested harness: Bochs
+# emulating a Skylake-X with VT-x, EPT, VPID and unrestricted guest,
+# booting Debian's kernel from an ISO (Bochs has no -kernel). Sourced by
+# run.sh; owns only the machine description and how to boot it. The
+# interface is the one machines/amd.sh documents.
+#
+# Bochs facts this file relies on (see /work/helper/emulators.md):
+# - no direct kernel boot: isolinux on an El Torito ISO, built per boot
+#   next to the console log;
+# - headless only through the rfb display with timeout=0, and its built-in
+#   debugger must be told to continue ("c" in a -rc file);
+# - "cpu: ... ips=" with "clock: sync=none" makes guest time count
+#   instructions, so every boot (and the benchmark) is deterministic;
+# - ACPI power-off ends Bochs with status 1 and "soft power off": that is
+#   a clean end here and reported as 0;
+# - its Skylake-X CPUID reports an XSAVE size the kernel finds
+#   inconsistent with AVX-512 (a boot-time WARNING), so AVX-512 is hidden
+#   with clearcpuid=avx512f.
+# Environment: NESTED_BOCHS_CPU (default corei7_skylake_x), NESTED_BOCHS_IPS
+# (default 200000000), NESTED_BOCHS_SMP (CPUs, default 1: Bochs runs them
+# one after another), NESTED_MEM (as for QEMU, e.g. 1G; default 512M).
+
+MACHINE_DESC="Bochs, -cpu ${NESTED_BOCHS_CPU:-corei7_skylake_x} (VT-x with EPT)"
+MACHINE_XKVM_MODULES=(xkvm xkvm-intel)
+MACHINE_XKVM_UNLOAD=(xkvm_intel xkvm)
+MACHINE_XKVM_VENDOR=xkvm_intel
+MACHINE_STOCK_MODULE=kvm-intel
+MACHINE_STOCK_UNLOAD=(kvm_intel kvm)
+MACHINE_STOCK_VENDOR=kvm_intel
+
+# bochs_megs SIZE: "1G", "768M" or a number of MiB -> MiB
+bochs_megs()
+{
+	case $1 in
+	*G|*g) echo $((${1%?} * 1024)) ;;
+	*M|*m) echo "${1%?}" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+machine_boot()
+{
+	local kernel=$1 initrd=$2 append=$3 log=$4 tmo=$5 bench=$6
+	local dir=${log%.log}.bochs rc=0
+
+	rm -rf "$dir"
+	mkdir -p "$dir/iso/isolinux"
+	cp /usr/lib/ISOLINUX/isolinux.bin \
+	   /usr/lib/syslinux/modules/bios/ldlinux.c32 "$dir/iso/isolinux/" ||
+		return 1
+	cp "$kernel" "$dir/iso/vmlinuz" && cp "$initrd" "$dir/iso/initrd.gz" ||
+		return 1
+	cat > "$dir/iso/isolinux/isolinux.cfg" <<-EOF
+	SERIAL 0 115200
+	DEFAULT linux
+	PROMPT 0
+	LABEL linux
+	  KERNEL /vmlinuz
+	  APPEND initrd=/initrd.gz console=ttyS0 loglevel=5 panic=-1 clearcpuid=avx512f $append
+	EOF
+	xorriso -as mkisofs -quiet -o "$dir/boot.iso" -b isolinux/isolinux.bin \
+		-c isolinux/boot.cat -no-emul-boot -boot-load-size 4 \
+		-boot-info-table "$dir/iso" > "$dir/xorriso.log" 2>&1 || {
+		cat "$dir/xorriso.log" > "$log.emu"
+		return 1
+	}
+	rm -rf "$dir/iso"
+
+	# Bochs logs guest-visible oddities (unknown MSRs, EPT violations) as
+	# errors; only panics are worth keeping.
+	cat > "$dir/bochsrc" <<-EOF
+	megs: $(bochs_megs "${NESTED_MEM:-512M}")
+	cpu: model=${NESTED_BOCHS_CPU:-corei7_skylake_x}, count=${NESTED_BOCHS_SMP:-1}, ips=${NESTED_BOCHS_IPS:-200000000}
+	romimage: file=/usr/share/bochs/BIOS-bochs-latest
+	vgaromimage: file=/usr/share/vgabios/vgabios.bin
+	ata0-master: type=cdrom, path=$dir/boot.iso, status=inserted
+	boot: cdrom
+	com1: enabled=1, mode=file, dev=$log
+	log: $dir/bochs.log
+	panic: action=fatal
+	error: action=ignore
+	info: action=ignore
+	debug: action=ignore
+	clock: sync=none, time0=local
+	speaker: enabled=0
+	sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
+	display_library: rfb, options="timeout=0"
+	EOF
+	echo c > "$dir/dbg.rc"
+
+	# Bochs' TSC always counts instructions: BENCH needs nothing more.
+	: "$bench"
+	timeout --kill-after=10 "$tmo" \
+		bochs -q -f "$dir/bochsrc" -rc "$dir/dbg.rc" \
+		</dev/null > "$dir/bochs.out" 2>&1 || rc=$?
+	if [ "$rc" = 1 ] && grep -q 'soft power off' "$dir/bochs.out"; then
+		rc=0
+	fi
+	if [ "$rc" != 0 ] && [ "$rc" != 124 ] && [ "$rc" != 137 ]; then
+		tail -n 20 "$dir/bochs.out" > "$log.emu"
+		[ -s "$dir/bochs.log" ] && tail -n 20 "$dir/bochs.log" >> "$log.emu"
+	fi
+	rm -f "$dir/boot.iso"
+	return "$rc"
+}

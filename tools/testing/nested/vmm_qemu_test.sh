@@ -1,0 +1,80 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# vmm_qemu_test.sh - an existing VMM on the hypervisor under test: Debian's
+# own, unmodified qemu-system-x86_64 (-accel kvm, kernel-irqchip=off) boots
+# a Linux kernel + initramfs whose /init prints a marker and powers off.
+# Runs inside the emulated machine as one of the harness' test binaries and
+# prints TAP. QEMU and its firmware come from the host's root, exported by
+# the emulator over virtio-9p and entered with chroot.
+#
+# Environment (from the harness' env file): XKVM_MODE, XKVM_CORE_MODULE,
+# XKVM_VENDOR_MODULE, XKVM_L2_KERNEL and XKVM_L2_INITRD (paths on the
+# host), XKVM_9P_MODULES (directory of the 9p modules, with an "order"
+# file). In xkvm mode the modules are reloaded with devkvm=1: that is the
+# documented way for a VMM that opens /dev/kvm to reach xkvm.
+
+H=/harness
+MARKER=XKVM-L2-MARKER
+log=/tmp/qemu-l2.log
+echo "1..1"
+
+fail() { echo "# $*"; echo "not ok 1 qemu_boots_linux"; exit 1; }
+
+setup_host_root()
+{
+	[ -d /host/usr ] && return 0
+	mkdir -p /host
+	for m in $(cat "$XKVM_9P_MODULES/order"); do
+		insmod "$XKVM_9P_MODULES/$m" 2>/dev/null
+	done
+	mount -t 9p -o trans=virtio,version=9p2000.L,ro host /host ||
+		return 1
+	mount -t devtmpfs devtmpfs /host/dev || mount --bind /dev /host/dev
+	mount -t proc proc /host/proc
+	mount -t sysfs sysfs /host/sys
+	mount -t tmpfs tmpfs /host/tmp
+}
+
+reload_with_devkvm()
+{
+	local d=$H/xkvm
+	rmmod "$XKVM_VENDOR_MODULE" && rmmod "$XKVM_CORE_MODULE" || return 1
+	insmod "$d/xkvm.ko" devkvm=1 || return 1
+	for m in $(cat "$d/modules"); do
+		[ "$m" = xkvm.ko ] || insmod "$d/$m" || return 1
+	done
+}
+
+setup_host_root || fail "cannot mount the host's root over virtio-9p"
+if [ "$XKVM_MODE" = xkvm ]; then
+	reload_with_devkvm || fail "cannot reload xkvm with devkvm=1"
+fi
+[ -c /host/dev/kvm ] || fail "no /dev/kvm"
+
+t0=$(date +%s)
+chroot /host /usr/bin/timeout -k 5 "${XKVM_QEMU_TIMEOUT:-240}" \
+	/usr/bin/qemu-system-x86_64 -accel kvm -machine pc,kernel-irqchip=off \
+	-cpu qemu64 -m 256M -smp 1 -nodefaults -nographic -no-reboot \
+	-serial stdio -monitor none \
+	-kernel "$XKVM_L2_KERNEL" -initrd "$XKVM_L2_INITRD" \
+	-append "console=ttyS0 panic=-1 loglevel=4" > "$log" 2>&1 < /dev/null &
+qpid=$!
+# QEMU stops the VM but keeps running after a KVM error: end it then.
+while kill -0 "$qpid" 2>/dev/null; do
+	if grep -q -e 'KVM internal error' -e 'KVM: entry failed' \
+		   -e 'KVM: unknown exit' "$log"; then
+		sleep 1
+		pkill -f qemu-system-x86_64
+		break
+	fi
+	sleep 1
+done
+wait "$qpid"
+rc=$?
+secs=$(( $(date +%s) - t0 ))
+sed 's/^/# L2| /' "$log" | grep -v "doesn't support requested feature" | tail -25
+echo "# qemu exit status $rc after ${secs} s"
+grep -q "$MARKER" "$log" || fail "the L2 guest's marker never appeared"
+[ "$rc" = 0 ] || fail "QEMU did not exit cleanly"
+echo "ok 1 qemu_boots_linux"
