@@ -115,52 +115,56 @@ long xkvm_arch_vm_ioctl(struct xkvm *vm, unsigned int ioctl,
 	}
 }
 
-static long xkvm_x86_mp_state_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
-				    struct kvm_mp_state __user *argp)
+/* KVM_GET/SET_MP_STATE and KVM_GET_TSC_KHZ */
+static long xkvm_x86_misc_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
+				void __user *argp)
 {
 	struct kvm_mp_state mp;
 
-	if (ioctl == KVM_GET_MP_STATE) {
+	switch (ioctl) {
+	case KVM_GET_TSC_KHZ:
+		return tsc_khz;
+	case KVM_GET_MP_STATE:
 		mp.mp_state = vcpu->arch.mp_state;
 		return copy_to_user(argp, &mp, sizeof(mp)) ? -EFAULT : 0;
+	case KVM_SET_MP_STATE:
+		if (copy_from_user(&mp, argp, sizeof(mp)))
+			return -EFAULT;
+		/* without an in-kernel LAPIC only RUNNABLE exists, as on KVM */
+		if (mp.mp_state != KVM_MP_STATE_RUNNABLE)
+			return -EINVAL;
+		vcpu->arch.mp_state = mp.mp_state;
+		return 0;
+	default:
+		return -ENOIOCTLCMD;
 	}
-	if (copy_from_user(&mp, argp, sizeof(mp)))
-		return -EFAULT;
-	/* without an in-kernel LAPIC the only state is RUNNABLE, as on KVM */
-	if (mp.mp_state != KVM_MP_STATE_RUNNABLE)
-		return -EINVAL;
-	vcpu->arch.mp_state = mp.mp_state;
-	return 0;
 }
+
+/* Each group handles its ioctls and answers -ENOIOCTLCMD to the rest. */
+static long (*const xkvm_x86_vcpu_ioctl_groups[])(struct xkvm_vcpu *vcpu,
+						  unsigned int ioctl,
+						  void __user *argp) = {
+	xkvm_x86_regs_ioctl,
+	xkvm_x86_cpuid_ioctl,
+	xkvm_x86_msr_ioctl,
+	xkvm_x86_fpu_ioctl,
+	xkvm_x86_events_ioctl,
+	xkvm_x86_debugreg_ioctl,
+	xkvm_x86_misc_ioctl,
+};
 
 long xkvm_arch_vcpu_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 			  unsigned long arg)
 {
 	void __user *argp = (void __user *)arg;
 	long r;
+	int i;
 
-	r = xkvm_x86_regs_ioctl(vcpu, ioctl, argp);
-	if (r != -ENOIOCTLCMD)
-		return r;
-	r = xkvm_x86_cpuid_ioctl(vcpu, ioctl, argp);
-	if (r != -ENOIOCTLCMD)
-		return r;
-	r = xkvm_x86_msr_ioctl(vcpu, ioctl, argp);
-	if (r != -ENOIOCTLCMD)
-		return r;
-	r = xkvm_x86_fpu_ioctl(vcpu, ioctl, argp);
-	if (r != -ENOIOCTLCMD)
-		return r;
-	r = xkvm_x86_events_ioctl(vcpu, ioctl, argp);
-	if (r != -ENOIOCTLCMD)
-		return r;
-	r = xkvm_x86_debugreg_ioctl(vcpu, ioctl, argp);
-	if (r != -ENOIOCTLCMD)
-		return r;
-	if (ioctl == KVM_GET_TSC_KHZ)
-		return tsc_khz;
-	if (ioctl == KVM_GET_MP_STATE || ioctl == KVM_SET_MP_STATE)
-		return xkvm_x86_mp_state_ioctl(vcpu, ioctl, argp);
+	for (i = 0; i < ARRAY_SIZE(xkvm_x86_vcpu_ioctl_groups); i++) {
+		r = xkvm_x86_vcpu_ioctl_groups[i](vcpu, ioctl, argp);
+		if (r != -ENOIOCTLCMD)
+			return r;
+	}
 	return -EINVAL;
 }
 
