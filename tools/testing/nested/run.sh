@@ -214,7 +214,12 @@ done
 
 # ---- builds --------------------------------------------------------------
 jobs=${NESTED_JOBS:-2}
+# One output directory per selftests tree: object and dependency files of
+# another copy of the tests must never be mixed in.
 seldir=$build/selftests
+if [ "$seltests" != "$top/tools/testing/selftests/xkvm" ]; then
+	seldir=$build/selftests-$(printf '%s' "$seltests" | md5sum | cut -c1-8)
+fi
 
 echo "== building selftests ($seltests)"
 [ -f "$seltests/Makefile" ] || die "no selftests at $seltests"
