@@ -2,9 +2,10 @@
 /*
  * cpuid_supported.c - KVM_GET_SUPPORTED_CPUID: the host's CPUID filtered
  * down to what a guest can really use on xkvm, plus the hypervisor bit
- * and KVM's signature leaves (0x40000000, 0x40000001), and the sizes of
+ * KVM's signature leaves (0x40000000, 0x40000001), and the sizes of
  * the XSAVE state the guest may enable.
  *
+ * The hypervisor bit is left to the VMM, as KVM does.
  * Only features that work go in: no VMX/SVM (no nested virtualisation),
  * no x2APIC or TSC deadline (no in-kernel LAPIC), no RDTSCP/RDPID (TSC_AUX
  * is not switched), no PKU, no XSAVES (no XSS), no paravirtual features.
@@ -26,7 +27,6 @@
 			 BIT(25) | BIT(26) | BIT(28) | BIT(29) | BIT(30))
 #define LEAF1_EDX	(GENMASK(9, 0) | GENMASK(17, 11) | BIT(19) | \
 			 GENMASK(26, 23))
-#define LEAF1_ECX_HYPERVISOR	BIT(31)
 #define LEAF7_EBX	(BIT(0) | BIT(3) | BIT(5) | BIT(7) | BIT(8) | \
 			 BIT(9) | BIT(10) | BIT(16) | BIT(17) | BIT(18) | \
 			 BIT(19) | BIT(20) | BIT(21) | BIT(23) | BIT(24) | \
@@ -102,7 +102,7 @@ static int xkvm_cpuid_basic(struct xkvm_cpuid_table *t)
 	if (!e)
 		return -E2BIG;
 	e->ebx &= GENMASK(15, 8);
-	e->ecx = (e->ecx & LEAF1_ECX) | LEAF1_ECX_HYPERVISOR;
+	e->ecx &= LEAF1_ECX;
 	if (!xcr0)
 		e->ecx &= ~(BIT(26) | BIT(28) | BIT(29) | BIT(12));
 	e->edx &= LEAF1_EDX;

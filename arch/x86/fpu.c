@@ -37,7 +37,7 @@ static long xkvm_get_fpu(struct xkvm_vcpu *vcpu, struct kvm_fpu __user *uarg)
 	fpu.last_ip = fx->rip;
 	fpu.last_dp = fx->rdp;
 	memcpy(fpu.xmm, fx->xmm_space, sizeof(fpu.xmm));
-	fpu.mxcsr = fx->mxcsr;
+	/* KVM leaves mxcsr zero here; userspace uses KVM_GET_XSAVE for it */
 	return copy_to_user(uarg, &fpu, sizeof(fpu)) ? -EFAULT : 0;
 }
 
@@ -91,12 +91,15 @@ static long xkvm_set_xsave(struct xkvm_vcpu *vcpu, struct kvm_xsave __user *uarg
 	return r;
 }
 
-/* XCR0 rules of XSETBV; shared by the XSETBV exit and KVM_SET_XCRS. */
-bool xkvm_x86_xcr0_valid(u64 xcr0)
+/*
+ * XCR0 rules of XSETBV, shared by the XSETBV exit and KVM_SET_XCRS: only
+ * features the guest's CPUID leaf 0xD offers.
+ */
+bool xkvm_x86_xcr0_valid(struct xkvm_vcpu *vcpu, u64 xcr0)
 {
 	if (!(xcr0 & XFEATURE_MASK_FP))
 		return false;
-	if (xcr0 & ~xkvm_x86_supported_xcr0())
+	if (xcr0 & ~xkvm_x86_guest_supported_xcr0(vcpu))
 		return false;
 	if ((xcr0 & XFEATURE_MASK_YMM) && !(xcr0 & XFEATURE_MASK_SSE))
 		return false;
@@ -134,7 +137,7 @@ static long xkvm_set_xcrs(struct xkvm_vcpu *vcpu, struct kvm_xcrs __user *uarg)
 	for (i = 0; i < xcrs.nr_xcrs; i++) {
 		if (xcrs.xcrs[i].xcr != XCR_XFEATURE_ENABLED_MASK)
 			continue;
-		if (!xkvm_x86_xcr0_valid(xcrs.xcrs[i].value))
+		if (!xkvm_x86_xcr0_valid(vcpu, xcrs.xcrs[i].value))
 			return -EINVAL;
 		vcpu->arch.xcr0 = xcrs.xcrs[i].value;
 		break;

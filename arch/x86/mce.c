@@ -51,7 +51,13 @@ static u64 *xkvm_mce_bank_slot(struct xkvm_vcpu *vcpu, u32 index)
 	return NULL;
 }
 
-int xkvm_x86_mce_get(struct xkvm_vcpu *vcpu, u32 index, u64 *data)
+void xkvm_x86_mce_reset(struct xkvm_vcpu *vcpu)
+{
+	/* 32 banks until KVM_X86_SETUP_MCE says otherwise, as on KVM */
+	vcpu->arch.msrs.mcg_cap = XKVM_MAX_MCE_BANKS;
+}
+
+int xkvm_x86_mce_get(struct xkvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 {
 	struct xkvm_x86_msrs *m = &vcpu->arch.msrs;
 	u64 *slot;
@@ -64,7 +70,7 @@ int xkvm_x86_mce_get(struct xkvm_vcpu *vcpu, u32 index, u64 *data)
 		*data = m->mcg_status;
 		return 0;
 	case MSR_IA32_MCG_CTL:
-		if (!(m->mcg_cap & MCG_CTL_P))
+		if (!(m->mcg_cap & MCG_CTL_P) && !host)
 			return -EINVAL;
 		*data = m->mcg_ctl;
 		return 0;
@@ -84,7 +90,7 @@ int xkvm_x86_mce_set(struct xkvm_vcpu *vcpu, u32 index, u64 data, bool host)
 
 	switch (index) {
 	case MSR_IA32_MCG_CAP:
-		return (host && data == m->mcg_cap) ? 0 : -EINVAL;
+		return -EINVAL;	/* read-only, for the host too */
 	case MSR_IA32_MCG_STATUS:
 		m->mcg_status = data;
 		return 0;
@@ -102,7 +108,8 @@ int xkvm_x86_mce_set(struct xkvm_vcpu *vcpu, u32 index, u64 data, bool host)
 	off = (index - MSR_IA32_MC0_CTL) & 3;
 	if (off == 0 && data && (data | BIT_ULL(10) | 1) != ~0ULL)
 		return -EINVAL;
-	if (off == 1 && data && !host && !(m->hwcr & HWCR_MCSTATUSWREN))
+	if (off == 1 && data && !host &&
+	    !((m->hwcr & HWCR_MCSTATUSWREN) && xkvm_x86_guest_vendor_amd(vcpu)))
 		return -EINVAL;
 	*slot = data;
 	return 0;

@@ -10,6 +10,7 @@
  */
 #include <asm/msr-index.h>
 #include <asm/trapnr.h>
+#include <asm/cpufeature.h>
 
 #include <xkvm_x86.h>
 
@@ -23,10 +24,8 @@ static bool xkvm_guest_has(struct xkvm_vcpu *vcpu, u32 leaf, int reg, int bit)
 
 bool xkvm_x86_efer_valid(struct xkvm_vcpu *vcpu, u64 efer)
 {
-	u64 valid = 0;
+	u64 valid = EFER_SCE;		/* not tied to CPUID, as on KVM */
 
-	if (xkvm_guest_has(vcpu, 0x80000001, 3, 11))	/* SYSCALL */
-		valid |= EFER_SCE;
 	if (xkvm_guest_has(vcpu, 0x80000001, 3, 29))	/* LM */
 		valid |= EFER_LME | EFER_LMA;
 	if (xkvm_guest_has(vcpu, 0x80000001, 3, 20))	/* NX */
@@ -36,11 +35,25 @@ bool xkvm_x86_efer_valid(struct xkvm_vcpu *vcpu, u64 efer)
 	return !(efer & ~valid);
 }
 
+/* EFER bits that exist on this host at all. */
+static u64 xkvm_x86_efer_reserved(void)
+{
+	u64 valid = EFER_SCE | EFER_LME | EFER_LMA;
+
+	if (boot_cpu_has(X86_FEATURE_NX))
+		valid |= EFER_NX;
+	if (boot_cpu_has(X86_FEATURE_FXSR_OPT))
+		valid |= EFER_FFXSR;
+	return ~valid;
+}
+
 static int xkvm_x86_set_efer(struct xkvm_vcpu *vcpu, u64 efer, bool host)
 {
 	struct xkvm_x86_state *st = &vcpu->arch.state;
 
 	xkvm_x86_state_need(vcpu, XKVM_STATE_CRS);
+	if (efer & xkvm_x86_efer_reserved())
+		return -EINVAL;
 	if (!host) {
 		if (!xkvm_x86_efer_valid(vcpu, efer))
 			return -EINVAL;
@@ -48,8 +61,9 @@ static int xkvm_x86_set_efer(struct xkvm_vcpu *vcpu, u64 efer, bool host)
 		if ((st->cr0 & X86_CR0_PG) &&
 		    ((st->efer ^ efer) & EFER_LME))
 			return -EINVAL;
-		efer = (efer & ~EFER_LMA) | (st->efer & EFER_LMA);
 	}
+	/* LMA is the CPU's to set, whoever writes EFER */
+	efer = (efer & ~EFER_LMA) | (st->efer & EFER_LMA);
 	st->efer = efer;
 	xkvm_x86_state_dirty(vcpu, XKVM_STATE_CRS);
 	return 0;
@@ -80,7 +94,7 @@ int xkvm_x86_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data,
 	if (r == 1)
 		r = xkvm_x86_mtrr_get(vcpu, index, data);
 	if (r == 1)
-		r = xkvm_x86_mce_get(vcpu, index, data);
+		r = xkvm_x86_mce_get(vcpu, index, data, host_initiated);
 	return r ? -EINVAL : 0;
 }
 

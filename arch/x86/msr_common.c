@@ -12,12 +12,17 @@
 #include <asm/msr-index.h>
 #include <asm/kvm_para.h>
 #include <asm/msr.h>
+#include <asm/processor.h>
 
 #include <xkvm_x86.h>
 
-#define XKVM_UCODE_REV_DEFAULT	0x100000000ULL
+#define XKVM_UCODE_REV_INTEL	0x100000000ULL
+#define XKVM_UCODE_REV_AMD	0x01000065ULL
 #define HWCR_MCSTATUSWREN	BIT_ULL(18)
-#define HWCR_TSCFREQSEL		BIT_ULL(30)
+/* HWCR bits written by guests whose writes KVM ignores */
+#define HWCR_IGNORED		(BIT_ULL(3) | BIT_ULL(6) | BIT_ULL(8))
+#define MISC_ENABLE_RO		(MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL | \
+				 MSR_IA32_MISC_ENABLE_BTS_UNAVAIL)
 
 static bool xkvm_msr_reads_as_zero(u32 index)
 {
@@ -50,8 +55,10 @@ void xkvm_x86_msrs_reset(struct xkvm_vcpu *vcpu)
 	m->tsc_offset = vcpu->vm->arch.tsc_offset0;
 	m->misc_enable = MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL |
 			 MSR_IA32_MISC_ENABLE_BTS_UNAVAIL;
-	m->ucode_rev = XKVM_UCODE_REV_DEFAULT;
+	m->ucode_rev = boot_cpu_data.x86_vendor == X86_VENDOR_AMD ?
+		       XKVM_UCODE_REV_AMD : XKVM_UCODE_REV_INTEL;
 	xkvm_x86_mtrr_reset(vcpu);
+	xkvm_x86_mce_reset(vcpu);
 }
 
 int xkvm_x86_common_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data)
@@ -109,6 +116,13 @@ int xkvm_x86_common_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
 		m->tsc_adjust = data;
 		return 0;
 	case MSR_IA32_MISC_ENABLE:
+		if (!host) {
+			if ((m->misc_enable ^ data) & MISC_ENABLE_RO)
+				return -EINVAL;
+			/* EMON is read-only to the guest; writes are ignored */
+			data = (data & ~MSR_IA32_MISC_ENABLE_EMON) |
+			       (m->misc_enable & MSR_IA32_MISC_ENABLE_EMON);
+		}
 		m->misc_enable = data;
 		return 0;
 	case MSR_IA32_UCODE_REV:
@@ -116,7 +130,8 @@ int xkvm_x86_common_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
 			m->ucode_rev = data;
 		return 0;
 	case MSR_K7_HWCR:
-		if (data & ~(HWCR_MCSTATUSWREN | HWCR_TSCFREQSEL))
+		data &= ~HWCR_IGNORED;
+		if (data && data != HWCR_MCSTATUSWREN)
 			return -EINVAL;
 		m->hwcr = data;
 		return 0;

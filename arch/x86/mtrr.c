@@ -22,9 +22,10 @@ static const u32 xkvm_fixed_mtrrs[XKVM_NR_FIXED_MTRR] = {
 	MSR_MTRRfix4K_F0000, MSR_MTRRfix4K_F8000,
 };
 
+/* UC, WC, WT, WP, WB; 7 (UC-) exists only in the PAT */
 static bool mtrr_type_valid(u8 t)
 {
-	return t < 8 && t != 2 && t != 3;
+	return t < 7 && t != 2 && t != 3;
 }
 
 void xkvm_x86_mtrr_reset(struct xkvm_vcpu *vcpu)

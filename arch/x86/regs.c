@@ -78,7 +78,7 @@ void xkvm_x86_reset_regs(struct xkvm_vcpu *vcpu)
 	st->cr2 = st->cr3 = st->cr4 = st->efer = 0;
 	vcpu->arch.cr8 = 0;
 	vcpu->arch.apic_base = 0xfee00000 | MSR_IA32_APICBASE_ENABLE |
-			       (vcpu->vcpu_idx == 0 ? MSR_IA32_APICBASE_BSP : 0);
+			       (vcpu->vcpu_id == 0 ? MSR_IA32_APICBASE_BSP : 0);
 	vcpu->arch.exception.pending = false;
 	vcpu->arch.pending.kind = XKVM_COMPLETE_NONE;
 	xkvm_x86_state_dirty(vcpu, XKVM_STATE_ALL);

@@ -113,7 +113,7 @@ int xkvm_x86_exit_xsetbv(struct xkvm_vcpu *vcpu, u64 next_rip)
 	u64 xcr0 = (u32)r[XKVM_REG_RAX] | (r[XKVM_REG_RDX] << 32);
 
 	if ((u32)r[XKVM_REG_RCX] != 0 || xkvm_x86_cpl(vcpu) != 0 ||
-	    !xkvm_x86_xcr0_valid(xcr0)) {
+	    !xkvm_x86_xcr0_valid(vcpu, xcr0)) {
 		xkvm_x86_queue_exception(vcpu, X86_TRAP_GP, true, 0);
 		return 1;
 	}
@@ -168,6 +168,30 @@ static bool xkvm_x86_load_guest_xcr0(struct xkvm_vcpu *vcpu)
 	return true;
 }
 
+/*
+ * After an exit: the guest may have set CR4.OSXSAVE and changed XCR0
+ * without an exit in between (XSETBV need not be intercepted by every
+ * implementation), so whenever it runs with OSXSAVE the live XCR0 is
+ * read back, kept as the guest's, and the host's is restored.
+ */
+static void xkvm_x86_put_guest_xcr0(struct xkvm_vcpu *vcpu, bool swapped)
+{
+	u64 live;
+
+	if (!xkvm_host_xcr0)
+		return;
+	if (!swapped) {
+		xkvm_x86_state_need(vcpu, XKVM_STATE_CRS);
+		if (!(vcpu->arch.state.cr4 & X86_CR4_OSXSAVE))
+			return;
+	}
+	live = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+	if (live == xkvm_host_xcr0)
+		return;
+	vcpu->arch.xcr0 = live;
+	xsetbv(XCR_XFEATURE_ENABLED_MASK, xkvm_host_xcr0);
+}
+
 /* One entry and exit.  Returns like an exit handler. */
 static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 {
@@ -199,14 +223,14 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 
 	flush = xkvm_check_request(XKVM_REQ_TLB_FLUSH, vcpu);
 	vcpu->cpu = smp_processor_id();
+	vcpu->arch.has_run = true;
 	xkvm_x86_prepare_events(vcpu);
 	xcr0_swapped = xkvm_x86_load_guest_xcr0(vcpu);
 
 	xkvm_x86_ops->enter_guest(vcpu, flush);
 
-	if (xcr0_swapped)
-		xsetbv(XCR_XFEATURE_ENABLED_MASK, xkvm_host_xcr0);
 	vcpu->arch.state_valid = 0;
+	xkvm_x86_put_guest_xcr0(vcpu, xcr0_swapped);
 	smp_store_release(&vcpu->mode, XKVM_OUTSIDE_GUEST_MODE);
 	local_irq_enable();
 	preempt_enable();

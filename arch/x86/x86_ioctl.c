@@ -84,13 +84,15 @@ static long xkvm_x86_set_identity_map_addr(struct xkvm *vm,
 	u64 addr;
 	long r = -EINVAL;
 
-	if (copy_from_user(&addr, argp, sizeof(addr)))
-		return -EFAULT;
 	mutex_lock(&vm->lock);
-	if (!vm->created_vcpus) {
-		vm->arch.identity_map_addr = addr;
-		r = 0;
-	}
+	if (vm->created_vcpus)
+		goto out;	/* checked first, as on KVM */
+	r = -EFAULT;
+	if (copy_from_user(&addr, argp, sizeof(addr)))
+		goto out;
+	vm->arch.identity_map_addr = addr;
+	r = 0;
+out:
 	mutex_unlock(&vm->lock);
 	return r;
 }

@@ -127,6 +127,7 @@ struct xkvm_vcpu_arch {
 	u32 mp_state;				/* (own) KVM_MP_STATE_* */
 	struct xkvm_x86_pending_io pending;	/* (own) */
 
+	bool has_run;			/* (own) the guest was entered */
 	struct kvm_cpuid_entry2 *cpuid;	/* (own) KVM_SET_CPUID2 table */
 	int cpuid_nent;
 

@@ -131,6 +131,9 @@ int xkvm_x86_exit_tdp_fault(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
 void xkvm_x86_guest_cpuid(struct xkvm_vcpu *vcpu, u32 leaf, u32 subleaf,
 			  u32 *eax, u32 *ebx, u32 *ecx, u32 *edx);
 int xkvm_x86_guest_maxphyaddr(struct xkvm_vcpu *vcpu);
+u64 xkvm_x86_guest_supported_xcr0(struct xkvm_vcpu *vcpu);
+bool xkvm_x86_guest_vendor_amd(struct xkvm_vcpu *vcpu);
+bool xkvm_x86_guest_vendor_intel(struct xkvm_vcpu *vcpu);
 
 /* Supported CPUID and XSAVE sizes (arch/x86/cpuid_supported.c). */
 long xkvm_x86_get_supported_cpuid(struct kvm_cpuid2 __user *uarg);
@@ -151,7 +154,8 @@ int xkvm_x86_common_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
 void xkvm_x86_mtrr_reset(struct xkvm_vcpu *vcpu);
 int xkvm_x86_mtrr_get(struct xkvm_vcpu *vcpu, u32 index, u64 *data);
 int xkvm_x86_mtrr_set(struct xkvm_vcpu *vcpu, u32 index, u64 data);
-int xkvm_x86_mce_get(struct xkvm_vcpu *vcpu, u32 index, u64 *data);
+void xkvm_x86_mce_reset(struct xkvm_vcpu *vcpu);
+int xkvm_x86_mce_get(struct xkvm_vcpu *vcpu, u32 index, u64 *data, bool host);
 int xkvm_x86_mce_set(struct xkvm_vcpu *vcpu, u32 index, u64 data, bool host);
 long xkvm_x86_get_mce_cap_supported(u64 __user *argp);
 long xkvm_x86_setup_mce(struct xkvm_vcpu *vcpu, u64 __user *argp);
@@ -183,7 +187,7 @@ int xkvm_x86_vcpu_run(struct xkvm_vcpu *vcpu);
 void xkvm_x86_run_init(void);
 
 /* FPU state (arch/x86/fpu.c) */
-bool xkvm_x86_xcr0_valid(u64 xcr0);
+bool xkvm_x86_xcr0_valid(struct xkvm_vcpu *vcpu, u64 xcr0);
 
 /* ioctls split by job */
 long xkvm_x86_regs_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,

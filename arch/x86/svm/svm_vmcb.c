@@ -226,14 +226,16 @@ int svm_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		return -EINVAL;
 	if ((index == MSR_FS_BASE || index == MSR_GS_BASE ||
 	     index == MSR_KERNEL_GS_BASE || index == MSR_LSTAR ||
-	     index == MSR_CSTAR) && !host &&
+	     index == MSR_CSTAR) &&
 	    (s64)data != ((s64)(data << 16) >> 16))
 		return -EINVAL;		/* not canonical */
 	*slot = data;
-	if (index == MSR_IA32_SYSENTER_CS)
-		*slot &= 0xffff;
-	/* AMD CPUs keep 32 bits of SYSENTER_ESP/EIP; KVM does the same */
-	if (index == MSR_IA32_SYSENTER_ESP || index == MSR_IA32_SYSENTER_EIP)
+	/*
+	 * AMD CPUs keep 32 bits of SYSENTER_ESP/EIP; KVM keeps all 64 only
+	 * for a guest that claims to be Intel.
+	 */
+	if ((index == MSR_IA32_SYSENTER_ESP || index == MSR_IA32_SYSENTER_EIP) &&
+	    !xkvm_x86_guest_vendor_intel(vcpu))
 		*slot = (u32)data;
 	return 0;
 }
