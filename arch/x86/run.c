@@ -157,34 +157,27 @@ int xkvm_x86_exit_unhandled(struct xkvm_vcpu *vcpu, u64 exit_code)
 EXPORT_SYMBOL_GPL(xkvm_x86_exit_unhandled);
 
 /* Guest XCR0 is live only while the guest runs with CR4.OSXSAVE. */
-static bool xkvm_x86_load_guest_xcr0(struct xkvm_vcpu *vcpu)
+static void xkvm_x86_load_guest_xcr0(struct xkvm_vcpu *vcpu)
 {
 	if (vcpu->arch.xcr0 == xkvm_host_xcr0)
-		return false;
+		return;
 	xkvm_x86_state_need(vcpu, XKVM_STATE_CRS);
-	if (!(vcpu->arch.state.cr4 & X86_CR4_OSXSAVE))
-		return false;
-	xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->arch.xcr0);
-	return true;
+	if (vcpu->arch.state.cr4 & X86_CR4_OSXSAVE)
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->arch.xcr0);
 }
 
 /*
- * After an exit: the guest may have set CR4.OSXSAVE and changed XCR0
- * without an exit in between (XSETBV need not be intercepted by every
- * implementation), so whenever it runs with OSXSAVE the live XCR0 is
- * read back, kept as the guest's, and the host's is restored.
+ * After an exit: the guest may have changed XCR0 without an exit (XSETBV
+ * need not be intercepted by every implementation), so the live value is
+ * read back; if it is not the host's, it is the guest's, and the host's
+ * is restored.
  */
-static void xkvm_x86_put_guest_xcr0(struct xkvm_vcpu *vcpu, bool swapped)
+static void xkvm_x86_put_guest_xcr0(struct xkvm_vcpu *vcpu)
 {
 	u64 live;
 
 	if (!xkvm_host_xcr0)
 		return;
-	if (!swapped) {
-		xkvm_x86_state_need(vcpu, XKVM_STATE_CRS);
-		if (!(vcpu->arch.state.cr4 & X86_CR4_OSXSAVE))
-			return;
-	}
 	live = xgetbv(XCR_XFEATURE_ENABLED_MASK);
 	if (live == xkvm_host_xcr0)
 		return;
@@ -195,7 +188,7 @@ static void xkvm_x86_put_guest_xcr0(struct xkvm_vcpu *vcpu, bool swapped)
 /* One entry and exit.  Returns like an exit handler. */
 static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 {
-	bool flush, xcr0_swapped;
+	bool flush;
 	int r;
 
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
@@ -225,12 +218,12 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 	vcpu->cpu = smp_processor_id();
 	vcpu->arch.has_run = true;
 	xkvm_x86_prepare_events(vcpu);
-	xcr0_swapped = xkvm_x86_load_guest_xcr0(vcpu);
+	xkvm_x86_load_guest_xcr0(vcpu);
 
 	xkvm_x86_ops->enter_guest(vcpu, flush);
 
 	vcpu->arch.state_valid = 0;
-	xkvm_x86_put_guest_xcr0(vcpu, xcr0_swapped);
+	xkvm_x86_put_guest_xcr0(vcpu);
 	smp_store_release(&vcpu->mode, XKVM_OUTSIDE_GUEST_MODE);
 	local_irq_enable();
 	preempt_enable();
