@@ -39,8 +39,11 @@ void xkvm_x86_queue_exception(struct xkvm_vcpu *vcpu, u8 vector,
 }
 EXPORT_SYMBOL_GPL(xkvm_x86_queue_exception);
 
-/* Finish the instruction whose exit userspace has just serviced. */
-static void xkvm_x86_complete_userspace(struct xkvm_vcpu *vcpu)
+/*
+ * Finish the instruction whose exit userspace has just serviced.  Returns
+ * like an exit handler: 0 when that makes another exit at once.
+ */
+static int xkvm_x86_complete_userspace(struct xkvm_vcpu *vcpu)
 {
 	struct xkvm_x86_pending_io *p = &vcpu->arch.pending;
 	u64 val = 0;
@@ -51,13 +54,13 @@ static void xkvm_x86_complete_userspace(struct xkvm_vcpu *vcpu)
 		xkvm_x86_write_reg(vcpu, XKVM_REG_RAX, false, p->size, val);
 		break;
 	case XKVM_COMPLETE_NONE:
-		return;
+		return 1;
 	default:
-		xkvm_x86_emulate_complete(vcpu);
-		return;
+		return xkvm_x86_emulate_resume(vcpu);
 	}
 	vcpu->arch.rip = p->next_rip;
 	p->kind = XKVM_COMPLETE_NONE;
+	return 1;
 }
 
 int xkvm_x86_exit_io(struct xkvm_vcpu *vcpu, const struct xkvm_x86_io *io)
@@ -266,11 +269,10 @@ int xkvm_arch_vcpu_run(struct xkvm_vcpu *vcpu)
 	vcpu->arch.cr8 = run->cr8;
 
 	fpu_swap_kvm_fpstate(&vcpu->arch.guest_fpu, true);
-	xkvm_x86_complete_userspace(vcpu);
-	if (xkvm_run_immediate_exit(run))
-		r = -EINTR;
-	else
-		r = xkvm_x86_vcpu_run(vcpu);
+	/* finishing the last exit may need another exit at once, as on KVM */
+	r = xkvm_x86_complete_userspace(vcpu);
+	if (r > 0)
+		r = xkvm_run_immediate_exit(run) ? -EINTR : xkvm_x86_vcpu_run(vcpu);
 	fpu_swap_kvm_fpstate(&vcpu->arch.guest_fpu, false);
 
 	xkvm_x86_post_run(vcpu);

@@ -62,23 +62,56 @@ struct xkvm_x86_interrupt {
 };
 
 /*
- * What KVM_RUN must finish when userspace comes back from an exit
- * (an IN's data, an MMIO load's data).
+ * What KVM_RUN must finish when userspace comes back from an exit.  The
+ * instruction emulator (arch/x86/emulate*.c) owns every kind but PIO_IN.
  */
 enum xkvm_x86_completion {
 	XKVM_COMPLETE_NONE,
-	XKVM_COMPLETE_PIO_IN,
-	XKVM_COMPLETE_MMIO_LOAD,
+	XKVM_COMPLETE_PIO_IN,		/* IN: the data goes to rAX (run.c) */
+	XKVM_COMPLETE_MMIO_READ,	/* re-execute with the data read */
+	XKVM_COMPLETE_MMIO_WRITE,	/* send the next piece of a write */
+	XKVM_COMPLETE_STRING_IN,	/* INS: store the data in guest memory */
+};
+
+#define XKVM_EMU_INSN_MAX	15	/* bytes of an x86 instruction */
+#define XKVM_EMU_MAX_READS	4	/* memory reads of one instruction */
+#define XKVM_EMU_MAX_WRITES	2	/* MMIO pieces of its memory write */
+
+/* One KVM_EXIT_MMIO: at most 8 bytes within one guest page. */
+struct xkvm_x86_mmio_piece {
+	u64 gpa;
+	u8 len;
+	u8 data[8];
 };
 
 struct xkvm_x86_pending_io {
 	enum xkvm_x86_completion kind;
-	u8 size;		/* bytes the device returns */
-	u8 dest_reg;		/* enum xkvm_reg */
-	u8 dest_size;		/* bytes written to dest_reg */
-	bool dest_high8;	/* AH/CH/DH/BH */
-	bool sign_extend;
-	u64 next_rip;
+	u8 size;		/* PIO_IN: bytes; STRING_IN: element size */
+	u64 next_rip;		/* PIO_IN */
+
+	/* The emulated instruction (MMIO_READ, MMIO_WRITE, STRING_IN). */
+	u8 insn[XKVM_EMU_INSN_MAX];
+	u8 insn_len;
+	bool gpa_valid;		/* gpa: the faulting address the vendor gave */
+	u64 gpa;
+
+	/*
+	 * MMIO_READ: reads (in program order) already complete, the bytes
+	 * of read nr_reads gathered so far, and the piece userspace serves.
+	 */
+	u8 nr_reads;
+	u8 read_len[XKVM_EMU_MAX_READS];
+	u8 read_data[XKVM_EMU_MAX_READS][8];
+	u8 part_len;
+	u8 part_data[8];
+	struct xkvm_x86_mmio_piece cur;
+
+	/* MMIO_WRITE: pieces not yet sent, next one at write_next. */
+	u8 nr_writes, write_next;
+	struct xkvm_x86_mmio_piece writes[XKVM_EMU_MAX_WRITES];
+
+	/* STRING_IN: elements in the PIO data page. */
+	u32 count;
 };
 
 #define XKVM_MAX_MCE_BANKS	32
@@ -127,7 +160,7 @@ struct xkvm_vcpu_arch {
 	u32 mp_state;				/* (own) KVM_MP_STATE_* */
 	struct xkvm_x86_pending_io pending;	/* (own) */
 
-	bool has_run;			/* (own) the guest was entered */
+	bool has_run;			/* (own) KVM_RUN was called */
 	struct kvm_cpuid_entry2 *cpuid;	/* (own) KVM_SET_CPUID2 table */
 	int cpuid_nent;
 

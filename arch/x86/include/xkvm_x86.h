@@ -168,7 +168,7 @@ int xkvm_x86_emulate_mmio(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
 			  const u8 *insn, int insn_len);
 int xkvm_x86_emulate_string_io(struct xkvm_vcpu *vcpu,
 			       const struct xkvm_x86_io *io);
-void xkvm_x86_emulate_complete(struct xkvm_vcpu *vcpu);
+int xkvm_x86_emulate_resume(struct xkvm_vcpu *vcpu);
 void xkvm_x86_write_reg(struct xkvm_vcpu *vcpu, int reg, bool high8,
 			int size, u64 val);
 
