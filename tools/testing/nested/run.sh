@@ -31,8 +31,9 @@
 #   crashed or hung the guest kernel in about half of the stock-KVM runs),
 #   NESTED_JOBS (make -j, default 2), NESTED_TAIL (console lines shown on failure, 60),
 #   NESTED_SRC (module source tree, default the repository),
-#   NESTED_VMM=1 (also run vmm_qemu_test.sh: Debian's QEMU boots a Linux
-#   guest on the hypervisor under test; the host's root is shared over 9p),
+#   NESTED_VMM (default 1: also run vmm_qemu_test.sh, where Debian's QEMU
+#   boots a Linux guest on the hypervisor under test, the host's root shared
+#   over 9p; 0 leaves it out),
 #   NESTED_SELFTESTS (selftests directory, default tools/testing/selftests/xkvm).
 # Logs: build/logs/<machine>-<kernel>-<mode>.log (guest console, ends with a
 # dmesg dump), build/logs/build-*.log (module and selftest builds).
@@ -51,7 +52,7 @@ read -r -a kernel_args <<< "${NESTED_KERNELS:-}"
 boot_timeout=${NESTED_BOOT_TIMEOUT:-600}
 test_timeout=${NESTED_TEST_TIMEOUT:-300}
 src=${NESTED_SRC:-$top}
-vmm_test=${NESTED_VMM:-0}
+vmm_test=${NESTED_VMM:-1}
 seltests=${NESTED_SELFTESTS:-$top/tools/testing/selftests/xkvm}
 
 usage() { sed -n '/^# Usage:/,/^# Logs:/{/^# Logs:/d;s/^# \{0,1\}//;p}' "$0"; exit "${1:-0}"; }

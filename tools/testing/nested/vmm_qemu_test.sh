@@ -62,7 +62,7 @@ chroot /host /usr/bin/timeout -k 5 "${XKVM_QEMU_TIMEOUT:-240}" \
 qpid=$!
 # QEMU stops the VM but keeps running after a KVM error: end it then.
 while kill -0 "$qpid" 2>/dev/null; do
-	if grep -q -e 'KVM internal error' -e 'KVM: entry failed' \
+	if grep -qs -e 'KVM internal error' -e 'KVM: entry failed' \
 		   -e 'KVM: unknown exit' "$log"; then
 		sleep 1
 		pkill -f qemu-system-x86_64
