@@ -365,10 +365,11 @@ build_initrd()
 		build_l2_initrd
 		pack_9p_modules "$kver" "$root/harness/9p"
 		cp "$here/vmm_qemu_test.sh" "$root/harness/tests/vmm_qemu_test"
+		cp "$build/l2-initrd.gz" "$root/harness/l2-initrd.gz"
 		echo vmm_qemu_test >> "$root/harness/tests/TESTS"
 	fi
 	vmm_env=(XKVM_L2_KERNEL="/boot/vmlinuz-$kver" \
-		 XKVM_L2_INITRD="$build/l2-initrd.gz" XKVM_9P_MODULES=/harness/9p)
+		 XKVM_L2_INITRD=/harness/l2-initrd.gz XKVM_9P_MODULES=/harness/9p)
 	for t in $(cat "$seldir/TESTS") demo exit_bench; do
 		[ -f "$seldir/$t" ] || continue
 		if readelf -l "$seldir/$t" 2>/dev/null | grep -q 'program interpreter'; then

@@ -9,8 +9,9 @@
 # the emulator over virtio-9p and entered with chroot.
 #
 # Environment (from the harness' env file): XKVM_MODE, XKVM_CORE_MODULE,
-# XKVM_VENDOR_MODULE, XKVM_L2_KERNEL and XKVM_L2_INITRD (paths on the
-# host), XKVM_9P_MODULES (directory of the 9p modules, with an "order"
+# XKVM_VENDOR_MODULE, XKVM_L2_KERNEL (a path on the host), XKVM_L2_INITRD
+# (a path in this machine's initramfs; copied to a tmpfs on the host's
+# /mnt, which also serves as QEMU's TMPDIR), XKVM_9P_MODULES (directory of the 9p modules, with an "order"
 # file). In xkvm mode the modules are reloaded with devkvm=1: that is the
 # documented way for a VMM that opens /dev/kvm to reach xkvm.
 
@@ -33,7 +34,7 @@ setup_host_root()
 	mount -t devtmpfs devtmpfs /host/dev || mount --bind /dev /host/dev
 	mount -t proc proc /host/proc
 	mount -t sysfs sysfs /host/sys
-	mount -t tmpfs tmpfs /host/tmp
+	mount -t tmpfs tmpfs /host/mnt
 }
 
 reload_with_devkvm()
@@ -51,13 +52,14 @@ if [ "$XKVM_MODE" = xkvm ]; then
 	reload_with_devkvm || fail "cannot reload xkvm with devkvm=1"
 fi
 [ -c /host/dev/kvm ] || fail "no /dev/kvm"
+cp "$XKVM_L2_INITRD" /host/mnt/l2-initrd.gz || fail "cannot stage the L2 initrd"
 
 t0=$(date +%s)
-chroot /host /usr/bin/timeout -k 5 "${XKVM_QEMU_TIMEOUT:-240}" \
+TMPDIR=/mnt chroot /host /usr/bin/timeout -k 5 "${XKVM_QEMU_TIMEOUT:-240}" \
 	/usr/bin/qemu-system-x86_64 -accel kvm -machine pc,kernel-irqchip=off \
 	-cpu qemu64 -m 256M -smp 1 -nodefaults -nographic -no-reboot \
 	-serial stdio -monitor none \
-	-kernel "$XKVM_L2_KERNEL" -initrd "$XKVM_L2_INITRD" \
+	-kernel "$XKVM_L2_KERNEL" -initrd /mnt/l2-initrd.gz \
 	-append "console=ttyS0 panic=-1 loglevel=4" > "$log" 2>&1 < /dev/null &
 qpid=$!
 # QEMU stops the VM but keeps running after a KVM error: end it then.
