@@ -80,6 +80,9 @@ void xkvm_x86_reset_regs(struct xkvm_vcpu *vcpu)
 	vcpu->arch.apic_base = 0xfee00000 | MSR_IA32_APICBASE_ENABLE |
 			       (vcpu->vcpu_id == 0 ? MSR_IA32_APICBASE_BSP : 0);
 	vcpu->arch.exception.pending = false;
+	vcpu->arch.interrupt.pending = false;
+	vcpu->arch.nmi.pending = 0;
+	vcpu->arch.nmi.masked = false;
 	vcpu->arch.pending.kind = XKVM_COMPLETE_NONE;
 	xkvm_x86_state_dirty(vcpu, XKVM_STATE_ALL);
 }

@@ -51,6 +51,8 @@ int xkvm_arch_check_extension(struct xkvm *vm, long cap)
 		return boot_cpu_has(X86_FEATURE_XSAVE);
 	case KVM_CAP_MCE:
 		return XKVM_MAX_MCE_BANKS;
+	case KVM_CAP_VCPU_EVENTS:
+		return xkvm_x86_has_events();
 	case KVM_CAP_NR_VCPUS:
 		return min_t(int, num_online_cpus(), XKVM_MAX_VCPUS);
 	case KVM_CAP_MAX_VCPUS:

@@ -62,6 +62,15 @@ struct xkvm_x86_interrupt {
 };
 
 /*
+ * NMIs: up to two may wait (one being delivered, one latched, as on the
+ * CPU); after delivery NMIs stay blocked until the guest's IRET.
+ */
+struct xkvm_x86_nmi {
+	u8 pending;
+	bool masked;
+};
+
+/*
  * What KVM_RUN must finish when userspace comes back from an exit.  The
  * instruction emulator (arch/x86/emulate*.c) owns every kind but PIO_IN.
  */
@@ -155,6 +164,8 @@ struct xkvm_vcpu_arch {
 	struct fpu_guest guest_fpu;	/* (own) guest FPU/XSAVE state */
 	struct xkvm_x86_exception exception;	/* (own) */
 	struct xkvm_x86_interrupt interrupt;	/* (own) */
+	struct xkvm_x86_nmi nmi;		/* (own) */
+	u32 sipi_vector;			/* (own) KVM_SET_VCPU_EVENTS */
 	bool irq_window;			/* (own) exit when IRQs can be taken */
 	struct xkvm_x86_msrs msrs;		/* (own) */
 	u32 mp_state;				/* (own) KVM_MP_STATE_* */

@@ -69,10 +69,20 @@ struct xkvm_x86_ops {
 	bool (*interrupt_allowed)(struct xkvm_vcpu *vcpu);
 
 	/*
+	 * The interrupt shadow (KVM_X86_SHADOW_INT_*) after STI or MOV SS.
+	 * Optional: without them there is no KVM_NMI or VCPU_EVENTS, and the
+	 * vendor must then never see vcpu->arch.nmi.pending set.
+	 */
+	u32 (*get_interrupt_shadow)(struct xkvm_vcpu *vcpu);
+	void (*set_interrupt_shadow)(struct xkvm_vcpu *vcpu, u32 shadow);
+
+	/*
 	 * Enter the guest once and return after the exit.  Called with
 	 * preemption and interrupts disabled, guest FPU loaded.  Inject, in
 	 * this order, an event whose delivery the last exit interrupted,
-	 * vcpu->arch.exception, vcpu->arch.interrupt; when
+	 * vcpu->arch.exception, an NMI (vcpu->arch.nmi, unless masked or in
+	 * an interrupt shadow; mask NMIs until the guest's IRET),
+	 * vcpu->arch.interrupt; when
 	 * vcpu->arch.irq_window is set, arrange an exit as soon as the guest
 	 * can take an interrupt.  Honour XKVM_REQ_TLB_FLUSH (flush_tlb).
 	 */
@@ -99,6 +109,7 @@ void xkvm_x86_queue_exception(struct xkvm_vcpu *vcpu, u8 vector,
 bool xkvm_x86_ready_for_interrupt(struct xkvm_vcpu *vcpu);
 void xkvm_x86_prepare_events(struct xkvm_vcpu *vcpu);
 bool xkvm_x86_irq_window_open(struct xkvm_vcpu *vcpu);
+bool xkvm_x86_has_events(void);
 long xkvm_x86_events_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 			   void __user *argp);
 

@@ -108,6 +108,7 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_INTERCEPT_SMI		BIT(2)
 #define SVM_INTERCEPT_VINTR		BIT(4)
 #define SVM_INTERCEPT_CPUID		BIT(18)
+#define SVM_INTERCEPT_IRET		BIT(20)
 #define SVM_INTERCEPT_RSM		BIT(19)
 #define SVM_INTERCEPT_INVD		BIT(22)
 #define SVM_INTERCEPT_HLT		BIT(24)
@@ -143,6 +144,7 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_EVTINJ_VALID		BIT_ULL(31)
 #define SVM_EVTINJ_VALID_ERR		BIT_ULL(11)
 #define SVM_EVTINJ_TYPE_INTR		(0ULL << 8)
+#define SVM_EVTINJ_TYPE_NMI		(2ULL << 8)
 #define SVM_EVTINJ_TYPE_EXEPT		(3ULL << 8)
 
 /* exit codes */
@@ -153,6 +155,7 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_EXIT_SMI			0x062
 #define SVM_EXIT_VINTR			0x064
 #define SVM_EXIT_CPUID			0x072
+#define SVM_EXIT_IRET			0x074
 #define SVM_EXIT_INVD			0x076
 #define SVM_EXIT_HLT			0x078
 #define SVM_EXIT_INVLPGA		0x07a

@@ -38,6 +38,18 @@ static int svm_exit_vintr(struct xkvm_vcpu *vcpu)
 	return 1;
 }
 
+static int svm_exit_iret(struct xkvm_vcpu *vcpu)
+{
+	/*
+	 * The NMI handler is returning: NMIs are open again once this IRET
+	 * has run.  A waiting NMI may be delivered one instruction early,
+	 * at the IRET itself, which the guest sees as an NMI right after.
+	 */
+	vcpu->arch.nmi.masked = false;
+	to_svm(vcpu)->vmcb->intercept_misc1 &= ~SVM_INTERCEPT_IRET;
+	return 1;
+}
+
 static int svm_exit_cpuid(struct xkvm_vcpu *vcpu)
 {
 	return xkvm_x86_exit_cpuid(vcpu, svm_next_rip(vcpu, 2));
@@ -132,6 +144,7 @@ static const svm_exit_handler svm_exit_handlers[SVM_EXIT_NR] = {
 	[SVM_EXIT_SMI]		= svm_exit_resume,
 	[SVM_EXIT_VINTR]	= svm_exit_vintr,
 	[SVM_EXIT_CPUID]	= svm_exit_cpuid,
+	[SVM_EXIT_IRET]		= svm_exit_iret,
 	[SVM_EXIT_INVD]		= svm_exit_invd,
 	[SVM_EXIT_HLT]		= svm_exit_hlt,
 	[SVM_EXIT_INVLPGA]	= svm_exit_ud,

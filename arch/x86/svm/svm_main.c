@@ -20,6 +20,7 @@
 #include <asm/cpufeature.h>
 #include <asm/debugreg.h>
 #include <asm/hw_breakpoint.h>
+#include <asm/trapnr.h>
 
 #include "svm.h"
 
@@ -72,7 +73,41 @@ static bool svm_interrupt_allowed(struct xkvm_vcpu *vcpu)
 	       !(v->exit_int_info & SVM_EVTINJ_VALID);
 }
 
-/* One event per entry: re-injection, then exception, then interrupt. */
+static u32 svm_get_interrupt_shadow(struct xkvm_vcpu *vcpu)
+{
+	/* the VMCB does not say which instruction made the shadow */
+	return (to_svm(vcpu)->vmcb->int_state & SVM_INT_STATE_SHADOW) ?
+	       KVM_X86_SHADOW_INT_MOV_SS : 0;
+}
+
+static void svm_set_interrupt_shadow(struct xkvm_vcpu *vcpu, u32 shadow)
+{
+	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
+
+	if (shadow)
+		v->int_state |= SVM_INT_STATE_SHADOW;
+	else
+		v->int_state &= ~SVM_INT_STATE_SHADOW;
+}
+
+/*
+ * An NMI can go in unless NMIs are blocked (an NMI handler has not yet
+ * returned: IRET is intercepted to see it) or an interrupt shadow holds.
+ */
+static bool svm_inject_nmi(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
+{
+	struct xkvm_x86_nmi *nmi = &vcpu->arch.nmi;
+
+	if (!nmi->pending || nmi->masked ||
+	    (v->int_state & SVM_INT_STATE_SHADOW))
+		return false;
+	v->event_inj = X86_TRAP_NMI | SVM_EVTINJ_TYPE_NMI | SVM_EVTINJ_VALID;
+	nmi->pending--;
+	nmi->masked = true;
+	return true;
+}
+
+/* One event per entry: re-injection, exception, NMI, then interrupt. */
 static void svm_inject_event(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 {
 	struct xkvm_x86_exception *ex = &vcpu->arch.exception;
@@ -89,6 +124,8 @@ static void svm_inject_event(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 			ev |= SVM_EVTINJ_VALID_ERR | ((u64)ex->error_code << 32);
 		v->event_inj = ev;
 		ex->pending = false;
+	} else if (svm_inject_nmi(vcpu, v)) {
+		/* injected */
 	} else if (irq->pending) {
 		v->event_inj = irq->vector | SVM_EVTINJ_TYPE_INTR |
 			       SVM_EVTINJ_VALID;
@@ -98,7 +135,9 @@ static void svm_inject_event(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 	/* a virtual interrupt makes the CPU exit when the guest can take it */
 	v->int_ctl &= ~(SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_INTR_PRIO_MASK |
 			SVM_INT_CTL_V_IGN_TPR);
-	v->intercept_misc1 &= ~SVM_INTERCEPT_VINTR;
+	v->intercept_misc1 &= ~(SVM_INTERCEPT_VINTR | SVM_INTERCEPT_IRET);
+	if (vcpu->arch.nmi.masked)
+		v->intercept_misc1 |= SVM_INTERCEPT_IRET;
 	if (vcpu->arch.irq_window) {
 		v->int_ctl |= SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_INTR_PRIO_MASK |
 			      SVM_INT_CTL_V_IGN_TPR;
@@ -152,6 +191,8 @@ static const struct xkvm_x86_ops svm_ops = {
 	.get_msr	= svm_get_msr,
 	.set_msr	= svm_set_msr,
 	.interrupt_allowed = svm_interrupt_allowed,
+	.get_interrupt_shadow = svm_get_interrupt_shadow,
+	.set_interrupt_shadow = svm_set_interrupt_shadow,
 	.enter_guest	= svm_enter_guest,
 	.handle_exit	= svm_handle_exit,
 };
