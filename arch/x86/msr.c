@@ -98,10 +98,29 @@ int xkvm_x86_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data,
 	return r ? -EINVAL : 0;
 }
 
+/* MSRs holding a linear address, which must be canonical (#GP if not). */
+static bool xkvm_x86_msr_needs_canonical(u32 index)
+{
+	switch (index) {
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int xkvm_x86_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
 		     bool host_initiated)
 {
 	int r;
+
+	if (xkvm_x86_msr_needs_canonical(index) &&
+	    (s64)data != ((s64)(data << 16) >> 16))
+		return -EINVAL;
 
 	switch (index) {
 	case MSR_EFER:

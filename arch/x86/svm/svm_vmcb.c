@@ -224,11 +224,6 @@ int svm_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		return 1;
 	if (index == MSR_IA32_CR_PAT && !svm_pat_valid(data))
 		return -EINVAL;
-	if ((index == MSR_FS_BASE || index == MSR_GS_BASE ||
-	     index == MSR_KERNEL_GS_BASE || index == MSR_LSTAR ||
-	     index == MSR_CSTAR) &&
-	    (s64)data != ((s64)(data << 16) >> 16))
-		return -EINVAL;		/* not canonical */
 	*slot = data;
 	/*
 	 * AMD CPUs keep 32 bits of SYSENTER_ESP/EIP; KVM keeps all 64 only
