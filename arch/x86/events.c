@@ -6,7 +6,8 @@
  * state as KVM_GET/SET_VCPU_EVENTS sees it.
  *
  * As on KVM without an in-kernel irqchip, an interrupt queued with
- * KVM_INTERRUPT is injected at the next entry: userspace queues one only
+ * KVM_INTERRUPT is injected at the next entry (a second one replaces it,
+ * and no SIPI vector is kept): userspace queues one only
  * when kvm_run says the vCPU is ready, or asks for an interrupt window
  * first.  vCPU thread only (xkvm_vcpu.mutex).
  */
@@ -49,8 +50,7 @@ static long xkvm_x86_interrupt(struct xkvm_vcpu *vcpu,
 		return -EFAULT;
 	if (irq.irq >= XKVM_NR_INTERRUPTS)
 		return -EINVAL;
-	if (vcpu->arch.interrupt.pending)
-		return -EEXIST;
+	/* without an in-kernel irqchip a second one replaces the first */
 	vcpu->arch.interrupt.vector = irq.irq;
 	vcpu->arch.interrupt.pending = true;
 	return 0;
@@ -91,7 +91,8 @@ static long xkvm_x86_get_events(struct xkvm_vcpu *vcpu,
 	ev.interrupt.shadow = xkvm_x86_ops->get_interrupt_shadow(vcpu);
 	ev.nmi.pending = vcpu->arch.nmi.pending != 0;
 	ev.nmi.masked = vcpu->arch.nmi.masked;
-	ev.sipi_vector = vcpu->arch.sipi_vector;
+	/* the SIPI vector lives in an in-kernel LAPIC, which xkvm lacks */
+	ev.sipi_vector = 0;
 	ev.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW |
 		   KVM_VCPUEVENT_VALID_SMM;
 	return copy_to_user(argp, &ev, sizeof(ev)) ? -EFAULT : 0;
@@ -142,8 +143,6 @@ static long xkvm_x86_set_events(struct xkvm_vcpu *vcpu,
 	if (ev.nmi.injected && !vcpu->arch.nmi.pending)
 		vcpu->arch.nmi.pending = 1;
 	vcpu->arch.nmi.masked = ev.nmi.masked;
-	if (ev.flags & KVM_VCPUEVENT_VALID_SIPI_VECTOR)
-		vcpu->arch.sipi_vector = ev.sipi_vector;
 	return 0;
 }
 

@@ -53,6 +53,8 @@ static int xkvm_x86_complete_userspace(struct xkvm_vcpu *vcpu)
 		memcpy(&val, vcpu->pio_data, p->size);
 		xkvm_x86_write_reg(vcpu, XKVM_REG_RAX, false, p->size, val);
 		break;
+	case XKVM_COMPLETE_PIO_OUT:
+		break;
 	case XKVM_COMPLETE_NONE:
 		return 1;
 	default:
@@ -76,14 +78,13 @@ int xkvm_x86_exit_io(struct xkvm_vcpu *vcpu, const struct xkvm_x86_io *io)
 	run->io.port = io->port;
 	run->io.count = 1;
 	run->io.data_offset = XKVM_PIO_PAGE_OFFSET * PAGE_SIZE;
-	if (io->in) {
-		vcpu->arch.pending.kind = XKVM_COMPLETE_PIO_IN;
-		vcpu->arch.pending.size = io->size;
-		vcpu->arch.pending.next_rip = io->next_rip;
-	} else {
+	/* RIP moves past the instruction at the next KVM_RUN, as on KVM */
+	vcpu->arch.pending.kind = io->in ? XKVM_COMPLETE_PIO_IN :
+					   XKVM_COMPLETE_PIO_OUT;
+	vcpu->arch.pending.size = io->size;
+	vcpu->arch.pending.next_rip = io->next_rip;
+	if (!io->in)
 		memcpy(vcpu->pio_data, &vcpu->arch.regs[XKVM_REG_RAX], io->size);
-		vcpu->arch.rip = io->next_rip;
-	}
 	return 0;
 }
 EXPORT_SYMBOL_GPL(xkvm_x86_exit_io);

@@ -52,6 +52,7 @@ int xkvm_arch_check_extension(struct xkvm *vm, long cap)
 	case KVM_CAP_MCE:
 		return XKVM_MAX_MCE_BANKS;
 	case KVM_CAP_VCPU_EVENTS:
+	case KVM_CAP_USER_NMI:
 		return xkvm_x86_has_events();
 	case KVM_CAP_NR_VCPUS:
 		return min_t(int, num_online_cpus(), XKVM_MAX_VCPUS);

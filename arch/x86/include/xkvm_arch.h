@@ -76,7 +76,8 @@ struct xkvm_x86_nmi {
  */
 enum xkvm_x86_completion {
 	XKVM_COMPLETE_NONE,
-	XKVM_COMPLETE_PIO_IN,		/* IN: the data goes to rAX (run.c) */
+	XKVM_COMPLETE_PIO_IN,
+	XKVM_COMPLETE_PIO_OUT,		/* IN: the data goes to rAX (run.c) */
 	XKVM_COMPLETE_MMIO_READ,	/* re-execute with the data read */
 	XKVM_COMPLETE_MMIO_WRITE,	/* send the next piece of a write */
 	XKVM_COMPLETE_STRING_IN,	/* INS: store the data in guest memory */
@@ -165,7 +166,6 @@ struct xkvm_vcpu_arch {
 	struct xkvm_x86_exception exception;	/* (own) */
 	struct xkvm_x86_interrupt interrupt;	/* (own) */
 	struct xkvm_x86_nmi nmi;		/* (own) */
-	u32 sipi_vector;			/* (own) KVM_SET_VCPU_EVENTS */
 	bool irq_window;			/* (own) exit when IRQs can be taken */
 	struct xkvm_x86_msrs msrs;		/* (own) */
 	u32 mp_state;				/* (own) KVM_MP_STATE_* */

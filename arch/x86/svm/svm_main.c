@@ -75,9 +75,9 @@ static bool svm_interrupt_allowed(struct xkvm_vcpu *vcpu)
 
 static u32 svm_get_interrupt_shadow(struct xkvm_vcpu *vcpu)
 {
-	/* the VMCB does not say which instruction made the shadow */
+	/* the VMCB does not say which instruction made it: both, as KVM says */
 	return (to_svm(vcpu)->vmcb->int_state & SVM_INT_STATE_SHADOW) ?
-	       KVM_X86_SHADOW_INT_MOV_SS : 0;
+	       KVM_X86_SHADOW_INT_MOV_SS | KVM_X86_SHADOW_INT_STI : 0;
 }
 
 static void svm_set_interrupt_shadow(struct xkvm_vcpu *vcpu, u32 shadow)
