@@ -1,25 +1,572 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vmx_main.c - entry of xkvm-intel.ko, the VT-x backend.
+ * vmx_main.c - entry of xkvm-intel.ko: probes VT-x with EPT and
+ * unrestricted guest, enables it on every CPU and registers the VT-x
+ * xkvm_x86_ops with the core.  Also owns vCPU creation and the world
+ * switch around VMLAUNCH/VMRESUME.
  *
- * The VT-x backend (VMXON, VMCS, EPT) is not implemented yet: the module
- * refuses to load with a clear message rather than pretending to work.
+ * World switch (interrupts off, preemption off, guest FPU loaded):
+ *   make the VMCS current here (or report VMX_RELOAD, see vmx_enable.c),
+ *   flush the guest's TLB tags if owed, write RIP/RSP/RFLAGS/TSC offset
+ *   and the event to inject, save the host state the VMCS does not
+ *   restore, load guest KERNEL_GS_BASE, CR2 and the SYSCALL MSRs, enter;
+ *   after the exit restore the host's DS/ES/FS/GS/LDTR, KERNEL_GS_BASE,
+ *   GDT limit, TSS limit, DEBUGCTL and breakpoints, read the exit
+ *   information, and hand a host NMI or machine check to the host.
+ * External interrupts are not acknowledged on exit: they stay pending in
+ * the local APIC and are taken when the run loop enables interrupts.
+ * An NMI exit leaves NMIs blocked; "int $2" runs the host's NMI handler,
+ * whose IRET unblocks them.
+ * STAR/LSTAR/CSTAR/SFMASK are switched lazily: the host's values come
+ * back from a user-return notifier, per CPU.
  */
 #define pr_fmt(fmt) "xkvm-intel: " fmt
 
 #include <linux/module.h>
+#include <linux/io.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/percpu.h>
+#include <linux/user-return-notifier.h>
+#include <asm/cpufeature.h>
+#include <asm/debugreg.h>
+#include <asm/desc.h>
+#include <asm/hw_breakpoint.h>
+#include <asm/msr.h>
+#include <asm/nospec-branch.h>
+#include <asm/special_insns.h>
+#include <asm/trapnr.h>
+
+#include "vmx.h"
+
+/* EPT entries; accessed/dirty bits are preset when the CPU has them. */
+static struct xkvm_tdp_format vmx_ept_format;
+
+/* ---- SYSCALL MSRs, restored on return to user space ------------------- */
+
+static const u32 vmx_uret_index[] = {
+	MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK,
+};
+
+#define VMX_NR_URET	ARRAY_SIZE(vmx_uret_index)
+
+struct vmx_uret {
+	struct user_return_notifier urn;
+	bool registered;
+	bool host_valid;
+	u64 host[VMX_NR_URET];		/* the host's values on this CPU */
+	u64 cur[VMX_NR_URET];		/* what the MSRs hold now */
+};
+
+static DEFINE_PER_CPU(struct vmx_uret, vmx_uret);
+
+static void vmx_uret_restore(struct vmx_uret *u)
+{
+	int i;
+
+	for (i = 0; i < VMX_NR_URET; i++) {
+		if (u->cur[i] != u->host[i]) {
+			wrmsrl(vmx_uret_index[i], u->host[i]);
+			u->cur[i] = u->host[i];
+		}
+	}
+	if (u->registered) {
+		user_return_notifier_unregister(&u->urn);
+		u->registered = false;
+	}
+}
+
+static void vmx_uret_on_user_return(struct user_return_notifier *urn)
+{
+	struct vmx_uret *u = container_of(urn, struct vmx_uret, urn);
+	unsigned long flags;
+
+	local_irq_save(flags);
+	vmx_uret_restore(u);
+	local_irq_restore(flags);
+}
+
+/* CPU going offline or module unload: host values back.  IRQs off. */
+void vmx_uret_cpu_down(void)
+{
+	struct vmx_uret *u = this_cpu_ptr(&vmx_uret);
+
+	if (u->host_valid)
+		vmx_uret_restore(u);
+}
+
+static void vmx_uret_load(struct vmx_vcpu *vmx)
+{
+	struct vmx_uret *u = this_cpu_ptr(&vmx_uret);
+	const u64 guest[VMX_NR_URET] = {
+		vmx->star, vmx->lstar, vmx->cstar, vmx->sfmask,
+	};
+	int i;
+
+	if (unlikely(!u->host_valid)) {
+		for (i = 0; i < VMX_NR_URET; i++) {
+			rdmsrl(vmx_uret_index[i], u->host[i]);
+			u->cur[i] = u->host[i];
+		}
+		u->urn.on_user_return = vmx_uret_on_user_return;
+		u->host_valid = true;
+	}
+	for (i = 0; i < VMX_NR_URET; i++) {
+		if (guest[i] == u->cur[i])
+			continue;
+		if (!u->registered) {
+			user_return_notifier_register(&u->urn);
+			u->registered = true;
+		}
+		wrmsrl(vmx_uret_index[i], guest[i]);
+		u->cur[i] = guest[i];
+	}
+}
+
+/* ---- vCPUs ------------------------------------------------------------ */
+
+static int vmx_vcpu_create(struct xkvm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx;
+	struct page *page;
+	int r;
+
+	vmx = kzalloc(sizeof(*vmx), GFP_KERNEL_ACCOUNT);
+	if (!vmx)
+		return -ENOMEM;
+	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!page) {
+		kfree(vmx);
+		return -ENOMEM;
+	}
+	vmx->vcpu = vcpu;
+	vmx->vmcs = page_address(page);
+	vmx->vmcs_pa = page_to_phys(page);
+	*(u32 *)vmx->vmcs = vmx_cfg.revision;
+	vmx->cpu = -1;
+	INIT_LIST_HEAD(&vmx->loaded_link);
+	vmx->vpid = vmx_vpid_alloc();
+	vmx->proc2 = vmx_cfg.proc2;
+	if (!vmx->vpid)
+		vmx->proc2 &= ~VMX_PROC2_VPID;
+	vmx->eptp = xkvm_tdp_root_pa(vcpu->vm) | VMX_EPTP_WB | VMX_EPTP_WALK4 |
+		    (vmx_cfg.ept_ad ? VMX_EPTP_AD : 0);
+	vcpu->arch.vendor = vmx;
+
+	r = -EIO;
+	preempt_disable();
+	/* VMCLEAR initialises the new VMCS (launch state clear) */
+	if (!vmx_vmclear(vmx->vmcs_pa) && !vmx_vmcs_load(vmx)) {
+		vmx_vmcs_init(vcpu);
+		r = 0;
+	}
+	preempt_enable();
+	if (r) {
+		pr_err("cannot set up a VMCS\n");
+		vmx_vmcs_clear(vmx);
+		vmx_vpid_free(vmx->vpid);
+		free_page((unsigned long)vmx->vmcs);
+		kfree(vmx);
+		vcpu->arch.vendor = NULL;
+	}
+	return r;
+}
+
+static void vmx_vcpu_free(struct xkvm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (!vmx)
+		return;
+	vmx_vmcs_clear(vmx);
+	vmx_vpid_free(vmx->vpid);
+	free_page((unsigned long)vmx->vmcs);
+	kfree(vmx);
+	vcpu->arch.vendor = NULL;
+}
+
+/* ---- world switch ----------------------------------------------------- */
+
+/* Host state the VMCS does not restore (or restores wrongly). */
+struct vmx_host_save {
+	u16 ds, es, fs, gs, ldt;
+	u64 fs_base;
+	u64 kernel_gs_base;
+	u64 debugctl;
+};
+
+static void vmx_flush_guest_tlb(struct vmx_vcpu *vmx)
+{
+	if (vmx_cfg.ept_cap & VMX_EPT_CAP_INVEPT_SINGLE)
+		vmx_invept(VMX_INVEPT_SINGLE, vmx->eptp);
+	else
+		vmx_invept(VMX_INVEPT_ALL, 0);
+	if (vmx->vpid) {
+		if (vmx_cfg.ept_cap & VMX_VPID_CAP_INVVPID_SINGLE)
+			vmx_invvpid(VMX_INVVPID_SINGLE, vmx->vpid);
+		else
+			vmx_invvpid(VMX_INVVPID_ALL, 0);
+	}
+	vmx->need_flush = false;
+}
+
+/* Guest registers the VMCS holds; only what changed since the exit. */
+static void vmx_sync_guest(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
+{
+	u64 rip = vcpu->arch.rip, rsp = vcpu->arch.regs[XKVM_REG_RSP];
+	u64 tsc_offset = vcpu->arch.msrs.tsc_offset;
+
+	if (rip != vmx->cur_rip) {
+		vmcs_write(VMCS_GUEST_RIP, rip);
+		vmx->cur_rip = rip;
+	}
+	if (rsp != vmx->cur_rsp) {
+		vmcs_write(VMCS_GUEST_RSP, rsp);
+		vmx->cur_rsp = rsp;
+	}
+	if (vcpu->arch.rflags != vmx->cur_rflags) {
+		vmcs_write(VMCS_GUEST_RFLAGS, vcpu->arch.rflags);
+		vmx->cur_rflags = vcpu->arch.rflags;
+	}
+	if (tsc_offset != vmx->cur_tsc_offset) {
+		vmcs_write(VMCS_TSC_OFFSET, tsc_offset);
+		vmx->cur_tsc_offset = tsc_offset;
+	}
+	/* an instruction completed for the guest ends its STI/MOV SS shadow */
+	if (rip != vmx->exit_rip) {
+		if (vmx->interruptibility & VMX_INTERRUPTIBILITY_SHADOW) {
+			vmx->interruptibility &= ~VMX_INTERRUPTIBILITY_SHADOW;
+			vmcs_write(VMCS_GUEST_INTERRUPTIBILITY,
+				   vmx->interruptibility);
+		}
+		vmx->exit_rip = rip;
+	}
+}
+
+bool vmx_interrupt_allowed(struct xkvm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	bool shadow = (vmx->interruptibility & VMX_INTERRUPTIBILITY_SHADOW) &&
+		      vcpu->arch.rip == vmx->exit_rip;
+
+	return (vcpu->arch.rflags & X86_EFLAGS_IF) && !shadow &&
+	       !(vmx->reinject_info & VMX_INTR_VALID);
+}
+
+static bool vmx_exception_has_error_code(u8 vector)
+{
+	switch (vector) {
+	case X86_TRAP_DF: case X86_TRAP_TS: case X86_TRAP_NP:
+	case X86_TRAP_SS: case X86_TRAP_GP: case X86_TRAP_PF:
+	case X86_TRAP_AC:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * One event per entry: re-injection, then exception, then interrupt.  An
+ * interrupt waits (VM entry refuses it otherwise) until the guest can take
+ * it, with interrupt-window exiting on meanwhile, as when userspace asks
+ * for a window.
+ */
+static void vmx_inject_event(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
+{
+	struct xkvm_x86_exception *ex = &vcpu->arch.exception;
+	struct xkvm_x86_interrupt *irq = &vcpu->arch.interrupt;
+	u32 info = 0, type, proc;
+
+	if (vmx->reinject_info & VMX_INTR_VALID) {
+		/* an event whose delivery an exit interrupted goes first */
+		info = vmx->reinject_info;
+		vmx->reinject_info = 0;
+		type = info & VMX_INTR_TYPE_MASK;
+		if (info & VMX_INTR_ERROR_CODE)
+			vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR, vmx->reinject_error);
+		if (type == VMX_INTR_TYPE_SW_INT ||
+		    type == VMX_INTR_TYPE_PRIV_SW_EXC ||
+		    type == VMX_INTR_TYPE_SW_EXC)
+			vmcs_write(VMCS_ENTRY_INSN_LEN, vmx->reinject_len);
+	} else if (ex->pending) {
+		info = ex->vector | VMX_INTR_TYPE_HW_EXC | VMX_INTR_VALID;
+		/* VM entry: an error code exactly when the CPU would push one */
+		if ((vmx->cr0 & X86_CR0_PE) &&
+		    vmx_exception_has_error_code(ex->vector)) {
+			info |= VMX_INTR_ERROR_CODE;
+			vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR,
+				   ex->has_error_code ? ex->error_code : 0);
+		}
+		ex->pending = false;
+	} else if (irq->pending && vmx_interrupt_allowed(vcpu)) {
+		info = irq->vector | VMX_INTR_TYPE_EXT | VMX_INTR_VALID;
+		irq->pending = false;
+	}
+	if (info)
+		vmcs_write(VMCS_ENTRY_INTR_INFO, info);
+
+	proc = vmx_cfg.proc;
+	if (vcpu->arch.irq_window || irq->pending)
+		proc |= VMX_PROC_INTR_WINDOW;
+	if (proc != vmx->proc) {
+		vmcs_write(VMCS_PROC_CTLS, proc);
+		vmx->proc = proc;
+	}
+}
+
+static u16 vmx_read_ldt(void)
+{
+	u16 sel;
+
+	asm volatile("sldt %0" : "=g" (sel));
+	return sel;
+}
+
+static void vmx_load_ldt(u16 sel)
+{
+	asm volatile("lldt %0" :: "rm" (sel));
+}
+
+static void vmx_save_host(struct vmx_vcpu *vmx, struct vmx_host_save *h)
+{
+	unsigned long cr3 = __read_cr3(), cr4 = __read_cr4();
+	u16 fs_sel, gs_sel;
+
+	if (cr3 != vmx->cur_host_cr3) {
+		vmcs_write(VMCS_HOST_CR3, cr3);
+		vmx->cur_host_cr3 = cr3;
+	}
+	if (cr4 != vmx->cur_host_cr4) {
+		vmcs_write(VMCS_HOST_CR4, cr4);
+		vmx->cur_host_cr4 = cr4;
+	}
+
+	/* user-mode selectors (RPL 3, or in the LDT) cannot be host state */
+	savesegment(ds, h->ds);
+	savesegment(es, h->es);
+	savesegment(fs, h->fs);
+	savesegment(gs, h->gs);
+	h->ldt = vmx_read_ldt();
+	fs_sel = (h->fs & 7) ? 0 : h->fs;
+	gs_sel = (h->gs & 7) ? 0 : h->gs;
+	if (fs_sel != vmx->cur_host_fs_sel) {
+		vmcs_write(VMCS_HOST_FS_SEL, fs_sel);
+		vmx->cur_host_fs_sel = fs_sel;
+	}
+	if (gs_sel != vmx->cur_host_gs_sel) {
+		vmcs_write(VMCS_HOST_GS_SEL, gs_sel);
+		vmx->cur_host_gs_sel = gs_sel;
+	}
+	rdmsrl(MSR_FS_BASE, h->fs_base);
+	if (h->fs_base != vmx->cur_host_fs_base) {
+		vmcs_write(VMCS_HOST_FS_BASE, h->fs_base);
+		vmx->cur_host_fs_base = h->fs_base;
+	}
+
+	rdmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
+	if (vmx->kernel_gs_base != h->kernel_gs_base)
+		wrmsrl(MSR_KERNEL_GS_BASE, vmx->kernel_gs_base);
+	rdmsrl(MSR_IA32_DEBUGCTLMSR, h->debugctl);
+	vmx_uret_load(vmx);
+}
+
+static void vmx_restore_host(struct vmx_vcpu *vmx,
+			     const struct vmx_host_save *h)
+{
+	/* the guest may have changed it with SWAPGS */
+	rdmsrl(MSR_KERNEL_GS_BASE, vmx->kernel_gs_base);
+
+	if (h->ldt)
+		vmx_load_ldt(h->ldt);
+	if (h->gs & 7)
+		load_gs_index(h->gs);	/* clobbers KERNEL_GS_BASE */
+	if (h->fs & 7) {
+		loadsegment(fs, h->fs);
+		wrmsrl(MSR_FS_BASE, h->fs_base);
+	}
+	if (h->ds)
+		loadsegment(ds, h->ds);
+	if (h->es)
+		loadsegment(es, h->es);
+	if ((h->gs & 7) || vmx->kernel_gs_base != h->kernel_gs_base)
+		wrmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
+
+	/* VM exits set the GDT limit to 0xffff and the TSS limit to 0x67 */
+	load_fixmap_gdt(smp_processor_id());
+	invalidate_tss_limit();
+
+	/* VM exits clear DEBUGCTL and DR7 */
+	if (h->debugctl)
+		wrmsrl(MSR_IA32_DEBUGCTLMSR, h->debugctl);
+	if (hw_breakpoint_active())
+		hw_breakpoint_restore();
+	/* legacy IBRS: rewrite it after running less privileged code */
+	if (cpu_feature_enabled(X86_FEATURE_KERNEL_IBRS))
+		wrmsrl(MSR_IA32_SPEC_CTRL, this_cpu_read(x86_spec_ctrl_current));
+}
+
+/* The exit information, read while the VMCS is current. */
+static void vmx_read_exit(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
+{
+	u32 reason = vmcs_read(VMCS_EXIT_REASON), idt;
+
+	vmx->exit_reason = reason;
+	if (reason & VMX_EXIT_REASON_FAILED_ENTRY) {
+		/* nothing ran: the guest state is as it was */
+		vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
+		if (VMX_EXIT_REASON_BASIC(reason) == VMX_EXIT_MCE_DURING_ENTRY)
+			asm volatile("int $0x12");
+		return;
+	}
+	vmx->launched = true;
+
+	vmx->cur_rip = vmcs_read(VMCS_GUEST_RIP);
+	vmx->cur_rsp = vmcs_read(VMCS_GUEST_RSP);
+	vmx->cur_rflags = vmcs_read(VMCS_GUEST_RFLAGS);
+	vmx->exit_rip = vmx->cur_rip;
+	vcpu->arch.rip = vmx->cur_rip;
+	vcpu->arch.regs[XKVM_REG_RSP] = vmx->cur_rsp;
+	vcpu->arch.rflags = vmx->cur_rflags;
+	vmx->exit_qual = vmcs_read(VMCS_EXIT_QUAL);
+	vmx->exit_insn_len = vmcs_read(VMCS_EXIT_INSN_LEN);
+	vmx->interruptibility = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
+	vmx_read_crs(vmx);
+
+	switch (VMX_EXIT_REASON_BASIC(reason)) {
+	case VMX_EXIT_EXCEPTION_NMI:
+		vmx->exit_intr_info = vmcs_read(VMCS_EXIT_INTR_INFO);
+		vmx->exit_intr_error = 0;
+		if (vmx->exit_intr_info & VMX_INTR_ERROR_CODE)
+			vmx->exit_intr_error = vmcs_read(VMCS_EXIT_INTR_ERROR);
+		if ((vmx->exit_intr_info & VMX_INTR_TYPE_MASK) == VMX_INTR_TYPE_NMI)
+			asm volatile("int $2");
+		else if ((vmx->exit_intr_info & VMX_INTR_VECTOR) == X86_TRAP_MC)
+			asm volatile("int $0x12");
+		break;
+	case VMX_EXIT_EPT_VIOLATION:
+		vmx->exit_gpa = vmcs_read(VMCS_GUEST_PHYS_ADDR);
+		break;
+	case VMX_EXIT_TRIPLE_FAULT:
+		return;
+	}
+
+	idt = vmcs_read(VMCS_IDT_VECTORING_INFO);
+	if (idt & VMX_INTR_VALID) {
+		vmx->reinject_info = idt & (VMX_INTR_VECTOR | VMX_INTR_TYPE_MASK |
+					    VMX_INTR_ERROR_CODE | VMX_INTR_VALID);
+		if (idt & VMX_INTR_ERROR_CODE)
+			vmx->reinject_error = vmcs_read(VMCS_IDT_VECTORING_ERROR);
+		vmx->reinject_len = vmx->exit_insn_len;
+	}
+}
+
+static void vmx_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	struct vmx_host_save h;
+	int r;
+
+	vmx->need_flush |= flush_tlb;
+	r = vmx_vmcs_load(vmx);
+	if (unlikely(r)) {
+		vmx->outcome = r == -EAGAIN ? VMX_RELOAD : VMX_VMFAIL;
+		vmx->vm_insn_error = 0;
+		return;
+	}
+	if (vmx->need_flush)
+		vmx_flush_guest_tlb(vmx);
+	vmx_sync_guest(vcpu, vmx);
+	vmx_inject_event(vcpu, vmx);
+	vmx_save_host(vmx, &h);
+	if (native_read_cr2() != vmx->cr2)
+		native_write_cr2(vmx->cr2);
+
+	r = xkvm_vmx_vmenter(vcpu->arch.regs, vmx->launched);
+
+	vmx->cr2 = native_read_cr2();
+	vmx_restore_host(vmx, &h);
+
+	if (unlikely(r)) {
+		vmx->outcome = VMX_VMFAIL;
+		vmx->vm_insn_error = r == 1 ? vmcs_read(VMCS_VM_INSN_ERROR) : 0;
+		if (r == 1)
+			vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
+		return;
+	}
+	vmx->outcome = VMX_RAN;
+	vmx_read_exit(vcpu, vmx);
+}
+
+static const struct xkvm_x86_ops vmx_ops = {
+	.name		= "vt-x",
+	.owner		= THIS_MODULE,
+	.tdp		= &vmx_ept_format,
+	.vcpu_create	= vmx_vcpu_create,
+	.vcpu_free	= vmx_vcpu_free,
+	.state_get	= vmx_state_get,
+	.state_set	= vmx_state_set,
+	.get_msr	= vmx_get_msr,
+	.set_msr	= vmx_set_msr,
+	.interrupt_allowed = vmx_interrupt_allowed,
+	.enter_guest	= vmx_enter_guest,
+	.handle_exit	= vmx_handle_exit,
+};
 
 static int __init xkvm_vmx_init(void)
 {
-	pr_err("the VT-x backend is not implemented yet; use xkvm-amd on AMD-V hosts\n");
-	return -EOPNOTSUPP;
+	struct xkvm_tdp_format *f = &vmx_ept_format;
+	int r;
+
+	if (!boot_cpu_has(X86_FEATURE_VMX)) {
+		pr_err("this CPU has no VT-x (VMX), or the firmware disabled it\n");
+		return -ENODEV;
+	}
+#ifdef X86_FEATURE_FRED
+	/* host NMIs are dispatched through the IDT ("int $2") */
+	if (cpu_feature_enabled(X86_FEATURE_FRED)) {
+		pr_err("FRED is enabled; this backend needs IDT event delivery\n");
+		return -EOPNOTSUPP;
+	}
+#endif
+	r = vmx_setup_config();
+	if (r)
+		return r;
+
+	f->present = VMX_EPT_R | VMX_EPT_W | VMX_EPT_X;
+	f->table = VMX_EPT_R | VMX_EPT_W | VMX_EPT_X;
+	f->leaf_ro = VMX_EPT_R | VMX_EPT_X | VMX_EPT_MT_WB | VMX_EPT_IPAT |
+		     (vmx_cfg.ept_ad ? VMX_EPT_A : 0);
+	f->writable = VMX_EPT_W | (vmx_cfg.ept_ad ? VMX_EPT_D : 0);
+	f->dirty = vmx_cfg.ept_ad ? VMX_EPT_D : 0;
+
+	r = vmx_vmcs_global_init();
+	if (r)
+		return r;
+	r = vmx_enable_init();
+	if (r)
+		goto free_maps;
+	r = xkvm_x86_vendor_register(&vmx_ops);
+	if (r)
+		goto disable;
+	pr_info("VT-x with EPT and unrestricted guest enabled (VPID %s, EPT A/D %s)\n",
+		vmx_cfg.vpid ? "yes" : "no", vmx_cfg.ept_ad ? "yes" : "no");
+	return 0;
+
+disable:
+	vmx_enable_exit();
+free_maps:
+	vmx_vmcs_global_exit();
+	return r;
 }
 
 static void __exit xkvm_vmx_exit(void)
 {
+	xkvm_x86_vendor_unregister(&vmx_ops);
+	vmx_enable_exit();
+	vmx_vmcs_global_exit();
 }
 
 module_init(xkvm_vmx_init);
 module_exit(xkvm_vmx_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("xkvm: Intel VT-x backend (not implemented yet)");
+MODULE_DESCRIPTION("xkvm: Intel VT-x backend with EPT");
