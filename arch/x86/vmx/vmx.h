@@ -228,6 +228,14 @@ enum vmx_seg {
 #define VMX_INTERRUPTIBILITY_MOV_SS	BIT(1)
 #define VMX_INTERRUPTIBILITY_SHADOW	(VMX_INTERRUPTIBILITY_STI | \
 					 VMX_INTERRUPTIBILITY_MOV_SS)
+#define VMX_INTERRUPTIBILITY_NMI	BIT(3)	/* virtual-NMI blocking */
+
+/*
+ * Exit qualification (EPT violation) and exit interruption information
+ * (exception): the faulting instruction was an IRET that had already
+ * unblocked NMIs; the blocking must be set again before it re-executes.
+ */
+#define VMX_NMI_UNBLOCKED_BY_IRET	BIT(12)
 
 /* segment access rights */
 #define VMX_AR_UNUSABLE			BIT(16)
@@ -244,6 +252,7 @@ enum vmx_seg {
 #define VMX_EXIT_IO_SMI			5
 #define VMX_EXIT_OTHER_SMI		6
 #define VMX_EXIT_INTR_WINDOW		7
+#define VMX_EXIT_NMI_WINDOW		8
 #define VMX_EXIT_TASK_SWITCH		9
 #define VMX_EXIT_CPUID			10
 #define VMX_EXIT_GETSEC			11
@@ -341,7 +350,13 @@ struct vmx_vcpu {
 	u32 exit_intr_info, exit_intr_error;
 	u64 exit_gpa;
 	u64 exit_rip;
-	u32 interruptibility;		/* guest STI/MOV SS shadow at the exit */
+	/*
+	 * Guest interruptibility (STI/MOV SS shadow, NMI blocking) as the
+	 * next entry must load it, and as the VMCS holds it now.  The shadow
+	 * holds only while RIP stays at exit_rip; NMI blocking mirrors
+	 * vcpu->arch.nmi.masked.
+	 */
+	u32 interruptibility, cur_interruptibility;
 
 	/* an event whose delivery an exit interrupted, injected next */
 	u32 reinject_info, reinject_error, reinject_len;

@@ -8,7 +8,9 @@
  * VMX operation is entered on every online CPU when the module loads and
  * left when it unloads (or the CPU goes offline).  A CPU whose CR4.VMXE is
  * already set is in VMX operation for another hypervisor: loading fails
- * with -EBUSY and a log line, and nothing is changed there.
+ * with -EBUSY and a log line, and nothing is changed there.  So does
+ * loading while the stock kvm_intel module is loaded, even idle: it holds
+ * the kernel's one emergency-disable callback.
  *
  * VMCS residency.  A VMCS is active on at most one CPU; vmx_vcpu.cpu says
  * which (-1: clear).  Each CPU keeps the list of VMCSs active on it and
@@ -27,6 +29,8 @@
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
 #include <linux/gfp.h>
+#include <linux/kobject.h>
+#include <linux/module.h>
 #include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
@@ -302,9 +306,29 @@ static void vmx_free_cpu_pages(void)
 	}
 }
 
+/*
+ * Is the stock kvm_intel module loaded?  It takes the kernel's single
+ * emergency callback when it loads, idle or not, and the kernel warns if
+ * a second hypervisor asks for it.  Found by name among the modules'
+ * sysfs objects, the set this module's own object belongs to.
+ */
+static bool vmx_stock_kvm_loaded(void)
+{
+	struct kobject *k = kset_find_obj(THIS_MODULE->mkobj.kobj.kset,
+					  "kvm_intel");
+
+	kobject_put(k);
+	return k;
+}
+
 int vmx_enable_init(void)
 {
 	int cpu, r;
+
+	if (vmx_stock_kvm_loaded()) {
+		pr_err("kvm_intel is loaded and owns VT-x; unload it first\n");
+		return -EBUSY;
+	}
 
 	for_each_possible_cpu(cpu) {
 		struct vmx_cpu *vc = per_cpu_ptr(&vmx_cpu_data, cpu);

@@ -72,6 +72,12 @@ static int vmx_exit_irq_window(struct xkvm_vcpu *vcpu)
 	return 1;
 }
 
+static int vmx_exit_nmi_window(struct xkvm_vcpu *vcpu)
+{
+	/* NMIs are unblocked: the next entry injects the waiting one */
+	return 1;
+}
+
 static int vmx_exit_dr(struct xkvm_vcpu *vcpu)
 {
 	return xkvm_x86_exit_mov_dr(vcpu);
@@ -299,6 +305,7 @@ static const vmx_exit_handler vmx_exit_handlers[VMX_EXIT_NR] = {
 	[VMX_EXIT_IO_SMI]		= vmx_exit_resume,
 	[VMX_EXIT_OTHER_SMI]		= vmx_exit_resume,
 	[VMX_EXIT_INTR_WINDOW]		= vmx_exit_irq_window,
+	[VMX_EXIT_NMI_WINDOW]		= vmx_exit_nmi_window,
 	[VMX_EXIT_CPUID]		= vmx_exit_cpuid,
 	[VMX_EXIT_GETSEC]		= vmx_exit_ud,
 	[VMX_EXIT_HLT]			= vmx_exit_hlt,

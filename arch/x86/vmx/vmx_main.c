@@ -232,24 +232,74 @@ static void vmx_sync_guest(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 		vmcs_write(VMCS_TSC_OFFSET, tsc_offset);
 		vmx->cur_tsc_offset = tsc_offset;
 	}
-	/* an instruction completed for the guest ends its STI/MOV SS shadow */
-	if (rip != vmx->exit_rip) {
-		if (vmx->interruptibility & VMX_INTERRUPTIBILITY_SHADOW) {
-			vmx->interruptibility &= ~VMX_INTERRUPTIBILITY_SHADOW;
-			vmcs_write(VMCS_GUEST_INTERRUPTIBILITY,
-				   vmx->interruptibility);
-		}
-		vmx->exit_rip = rip;
+}
+
+/*
+ * The interruptibility the entry loads: an instruction completed for the
+ * guest ends its STI/MOV SS shadow, NMI blocking is what the core says
+ * (KVM_SET_VCPU_EVENTS may have changed it), and STI blocking with
+ * RFLAGS.IF clear would fail the entry checks.
+ */
+static void vmx_sync_interruptibility(struct xkvm_vcpu *vcpu,
+				      struct vmx_vcpu *vmx)
+{
+	u32 want = vmx->interruptibility;
+
+	if (vcpu->arch.rip != vmx->exit_rip) {
+		want &= ~VMX_INTERRUPTIBILITY_SHADOW;
+		vmx->exit_rip = vcpu->arch.rip;
 	}
+	if (vcpu->arch.nmi.masked)
+		want |= VMX_INTERRUPTIBILITY_NMI;
+	else
+		want &= ~VMX_INTERRUPTIBILITY_NMI;
+	vmx->interruptibility = want;
+	if (!(vcpu->arch.rflags & X86_EFLAGS_IF))
+		want &= ~VMX_INTERRUPTIBILITY_STI;
+	if (want != vmx->cur_interruptibility) {
+		vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, want);
+		vmx->cur_interruptibility = want;
+	}
+}
+
+static bool vmx_in_shadow(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
+{
+	return (vmx->interruptibility & VMX_INTERRUPTIBILITY_SHADOW) &&
+	       vcpu->arch.rip == vmx->exit_rip;
+}
+
+static u32 vmx_get_interrupt_shadow(struct xkvm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u32 shadow = 0;
+
+	if (!vmx_in_shadow(vcpu, vmx))
+		return 0;
+	if (vmx->interruptibility & VMX_INTERRUPTIBILITY_STI)
+		shadow |= KVM_X86_SHADOW_INT_STI;
+	if (vmx->interruptibility & VMX_INTERRUPTIBILITY_MOV_SS)
+		shadow |= KVM_X86_SHADOW_INT_MOV_SS;
+	return shadow;
+}
+
+/* Written at the next entry: the VMCS need not be current here. */
+static void vmx_set_interrupt_shadow(struct xkvm_vcpu *vcpu, u32 shadow)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	vmx->interruptibility &= ~VMX_INTERRUPTIBILITY_SHADOW;
+	if (shadow & KVM_X86_SHADOW_INT_MOV_SS)
+		vmx->interruptibility |= VMX_INTERRUPTIBILITY_MOV_SS;
+	else if (shadow & KVM_X86_SHADOW_INT_STI)
+		vmx->interruptibility |= VMX_INTERRUPTIBILITY_STI;
+	vmx->exit_rip = vcpu->arch.rip;
 }
 
 bool vmx_interrupt_allowed(struct xkvm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	bool shadow = (vmx->interruptibility & VMX_INTERRUPTIBILITY_SHADOW) &&
-		      vcpu->arch.rip == vmx->exit_rip;
 
-	return (vcpu->arch.rflags & X86_EFLAGS_IF) && !shadow &&
+	return (vcpu->arch.rflags & X86_EFLAGS_IF) && !vmx_in_shadow(vcpu, vmx) &&
 	       !(vmx->reinject_info & VMX_INTR_VALID);
 }
 
@@ -266,10 +316,27 @@ static bool vmx_exception_has_error_code(u8 vector)
 }
 
 /*
- * One event per entry: re-injection, then exception, then interrupt.  An
- * interrupt waits (VM entry refuses it otherwise) until the guest can take
- * it, with interrupt-window exiting on meanwhile, as when userspace asks
- * for a window.
+ * An NMI goes in unless NMIs are blocked (virtual-NMI blocking: the
+ * guest's handler has not yet run IRET) or an interrupt shadow holds.
+ * The delivery sets the blocking; the next exit reads it back.
+ */
+static bool vmx_inject_nmi(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
+{
+	struct xkvm_x86_nmi *nmi = &vcpu->arch.nmi;
+
+	if (!nmi->pending || nmi->masked || vmx_in_shadow(vcpu, vmx))
+		return false;
+	vmcs_write(VMCS_ENTRY_INTR_INFO,
+		   X86_TRAP_NMI | VMX_INTR_TYPE_NMI | VMX_INTR_VALID);
+	nmi->pending--;
+	nmi->masked = true;
+	return true;
+}
+
+/*
+ * One event per entry: re-injection, then exception, NMI, interrupt.  An
+ * NMI or interrupt that cannot go in yet waits with NMI- or
+ * interrupt-window exiting on.
  */
 static void vmx_inject_event(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 {
@@ -298,7 +365,15 @@ static void vmx_inject_event(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 				   ex->has_error_code ? ex->error_code : 0);
 		}
 		ex->pending = false;
-	} else if (irq->pending && vmx_interrupt_allowed(vcpu)) {
+	} else if (vmx_inject_nmi(vcpu, vmx)) {
+		/* injected */
+	} else if (irq->pending) {
+		/*
+		 * As on KVM: queued means injected, whatever IF says.  VM
+		 * entry refuses it with IF=0 or in a shadow (invalid guest
+		 * state), which userspace was told by
+		 * ready_for_interrupt_injection.
+		 */
 		info = irq->vector | VMX_INTR_TYPE_EXT | VMX_INTR_VALID;
 		irq->pending = false;
 	}
@@ -308,6 +383,8 @@ static void vmx_inject_event(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 	proc = vmx_cfg.proc;
 	if (vcpu->arch.irq_window || irq->pending)
 		proc |= VMX_PROC_INTR_WINDOW;
+	if (vcpu->arch.nmi.pending)
+		proc |= VMX_PROC_NMI_WINDOW;
 	if (proc != vmx->proc) {
 		vmcs_write(VMCS_PROC_CTLS, proc);
 		vmx->proc = proc;
@@ -405,6 +482,19 @@ static void vmx_restore_host(struct vmx_vcpu *vmx,
 		wrmsrl(MSR_IA32_SPEC_CTRL, this_cpu_read(x86_spec_ctrl_current));
 }
 
+/* The exit interrupted an IRET that had already unblocked NMIs. */
+static bool vmx_iret_unblocked_nmi(struct vmx_vcpu *vmx)
+{
+	switch (VMX_EXIT_REASON_BASIC(vmx->exit_reason)) {
+	case VMX_EXIT_EPT_VIOLATION:
+		return vmx->exit_qual & VMX_NMI_UNBLOCKED_BY_IRET;
+	case VMX_EXIT_EXCEPTION_NMI:
+		return vmx->exit_intr_info & VMX_NMI_UNBLOCKED_BY_IRET;
+	default:
+		return false;
+	}
+}
+
 /* The exit information, read while the VMCS is current. */
 static void vmx_read_exit(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 {
@@ -430,6 +520,7 @@ static void vmx_read_exit(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 	vmx->exit_qual = vmcs_read(VMCS_EXIT_QUAL);
 	vmx->exit_insn_len = vmcs_read(VMCS_EXIT_INSN_LEN);
 	vmx->interruptibility = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
+	vmx->cur_interruptibility = vmx->interruptibility;
 	vmx_read_crs(vmx);
 
 	switch (VMX_EXIT_REASON_BASIC(reason)) {
@@ -451,6 +542,9 @@ static void vmx_read_exit(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 	}
 
 	idt = vmcs_read(VMCS_IDT_VECTORING_INFO);
+	if (vmx_iret_unblocked_nmi(vmx) && !(idt & VMX_INTR_VALID))
+		vmx->interruptibility |= VMX_INTERRUPTIBILITY_NMI;
+	vcpu->arch.nmi.masked = vmx->interruptibility & VMX_INTERRUPTIBILITY_NMI;
 	if (idt & VMX_INTR_VALID) {
 		vmx->reinject_info = idt & (VMX_INTR_VECTOR | VMX_INTR_TYPE_MASK |
 					    VMX_INTR_ERROR_CODE | VMX_INTR_VALID);
@@ -476,6 +570,7 @@ static void vmx_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	if (vmx->need_flush)
 		vmx_flush_guest_tlb(vmx);
 	vmx_sync_guest(vcpu, vmx);
+	vmx_sync_interruptibility(vcpu, vmx);
 	vmx_inject_event(vcpu, vmx);
 	vmx_save_host(vmx, &h);
 	if (native_read_cr2() != vmx->cr2)
@@ -508,6 +603,8 @@ static const struct xkvm_x86_ops vmx_ops = {
 	.get_msr	= vmx_get_msr,
 	.set_msr	= vmx_set_msr,
 	.interrupt_allowed = vmx_interrupt_allowed,
+	.get_interrupt_shadow = vmx_get_interrupt_shadow,
+	.set_interrupt_shadow = vmx_set_interrupt_shadow,
 	.enter_guest	= vmx_enter_guest,
 	.handle_exit	= vmx_handle_exit,
 };

@@ -74,12 +74,13 @@ int vmx_setup_config(void)
 		return -EIO;
 	}
 
-	r = vmx_adjust_ctls(VMX_PIN_EXT_INTR | VMX_PIN_NMI, 0,
+	r = vmx_adjust_ctls(VMX_PIN_EXT_INTR | VMX_PIN_NMI | VMX_PIN_VIRTUAL_NMIS, 0,
 			    tru ? MSR_IA32_VMX_TRUE_PINBASED_CTLS :
 				  MSR_IA32_VMX_PINBASED_CTLS, &c->pin, "pin-based");
 	if (r)
 		return r;
-	r = vmx_adjust_ctls(VMX_PROC_INTR_WINDOW | VMX_PROC_TSC_OFFSET | VMX_PROC_HLT |
+	r = vmx_adjust_ctls(VMX_PROC_INTR_WINDOW | VMX_PROC_NMI_WINDOW |
+			    VMX_PROC_TSC_OFFSET | VMX_PROC_HLT |
 			    VMX_PROC_MWAIT | VMX_PROC_CR8_LOAD |
 			    VMX_PROC_CR8_STORE | VMX_PROC_MOV_DR |
 			    VMX_PROC_IO_BITMAPS | VMX_PROC_MSR_BITMAPS |
@@ -109,8 +110,8 @@ int vmx_setup_config(void)
 				  MSR_IA32_VMX_ENTRY_CTLS, &c->entry, "VM-entry");
 	if (r)
 		return r;
-	/* set per entry: interrupt-window exiting, "IA-32e mode guest" */
-	c->proc &= ~VMX_PROC_INTR_WINDOW;
+	/* set per entry: interrupt/NMI-window exiting, "IA-32e mode guest" */
+	c->proc &= ~(VMX_PROC_INTR_WINDOW | VMX_PROC_NMI_WINDOW);
 	c->entry &= ~VMX_ENTRY_IA32E;
 	/* acknowledging interrupts on exit is never wanted: they stay pending */
 	c->exit &= ~VMX_EXIT_ACK_INTR;
@@ -286,6 +287,7 @@ void vmx_vmcs_init(struct xkvm_vcpu *vcpu)
 	vmx->sfmask = 0;
 	vmx->reinject_info = 0;
 	vmx->interruptibility = 0;
+	vmx->cur_interruptibility = 0;
 }
 
 /* ---- control registers ------------------------------------------------ */

@@ -116,5 +116,8 @@ dmesg
 say "DMESG-END"
 say "END"
 sync
+# The console is a UART: let it drain (Bochs sends it at its baud rate in
+# guest time, and power-off would cut the dmesg dump short).
+sleep 3
 poweroff -f
 while :; do sleep 60; done

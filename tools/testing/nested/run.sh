@@ -19,11 +19,15 @@
 #   --kernel K         test kernel, repeatable: an exact version from /lib/modules
 #                      or a series ("6.1", "6.12": the newest installed). Default:
 #                      6.1 and, if installed, 6.12 (--demo/--bench: the first one)
-#   --machine M        amd (QEMU TCG -cpu EPYC,+svm,+npt); see machines/*.sh
+#   --machine M        test machine, repeatable: amd (QEMU TCG -cpu EPYC,+svm,+npt)
+#                      or intel (Bochs, VT-x with EPT); see machines/*.sh.
+#                      Default: both (--demo: amd). Machines boot in parallel,
+#                      one emulator each; the first one's output is shown
+#                      live, the others' when they end
 #   --no-deps          do not run install-deps.sh
 #   -h, --help         this text
 # Environment (same meaning, for make targets and CI):
-#   NESTED_MODE, NESTED_KERNELS (space separated), NESTED_MACHINE, NESTED_NO_DEPS=1,
+#   NESTED_MODE, NESTED_KERNELS, NESTED_MACHINE (both space separated), NESTED_NO_DEPS=1,
 #   NESTED_BOOT_TIMEOUT (seconds per boot, default 600),
 #   NESTED_TEST_TIMEOUT (seconds per test binary, default 300),
 #   NESTED_SMP (default 2), NESTED_MEM (default 1G),
@@ -34,7 +38,9 @@
 #   NESTED_VMM (default 1: also run vmm_qemu_test.sh, where Debian's QEMU
 #   boots a Linux guest on the hypervisor under test, the host's root shared
 #   over 9p; 0 leaves it out),
-#   NESTED_SELFTESTS (selftests directory, default tools/testing/selftests/xkvm).
+#   NESTED_SELFTESTS (selftests directory, default tools/testing/selftests/xkvm),
+#   NESTED_TESTS (space separated test binaries: run only these, e.g.
+#   "events_test vmm_qemu_test").
 # Logs: build/logs/<machine>-<kernel>-<mode>.log (guest console, ends with a
 # dmesg dump), build/logs/build-*.log (module and selftest builds).
 set -euo pipefail
@@ -46,7 +52,7 @@ logs=$build/logs
 
 action=tests
 mode=${NESTED_MODE:-}
-machine=${NESTED_MACHINE:-amd}
+read -r -a machines <<< "${NESTED_MACHINE:-}"
 nodeps=${NESTED_NO_DEPS:-0}
 read -r -a kernel_args <<< "${NESTED_KERNELS:-}"
 boot_timeout=${NESTED_BOOT_TIMEOUT:-600}
@@ -54,6 +60,7 @@ test_timeout=${NESTED_TEST_TIMEOUT:-300}
 src=${NESTED_SRC:-$top}
 vmm_test=${NESTED_VMM:-1}
 seltests=${NESTED_SELFTESTS:-$top/tools/testing/selftests/xkvm}
+only_tests=${NESTED_TESTS:-}
 
 usage() { sed -n '/^# Usage:/,/^# Logs:/{/^# Logs:/d;s/^# \{0,1\}//;p}' "$0"; exit "${1:-0}"; }
 
@@ -65,8 +72,8 @@ while [ $# -gt 0 ]; do
 	--mode=*) mode=${1#*=} ;;
 	--kernel) kernel_args+=("${2:?}"); shift ;;
 	--kernel=*) kernel_args+=("${1#*=}") ;;
-	--machine) machine=${2:?}; shift ;;
-	--machine=*) machine=${1#*=} ;;
+	--machine) machines+=("${2:?}"); shift ;;
+	--machine=*) machines+=("${1#*=}") ;;
 	--no-deps) nodeps=1 ;;
 	-h|--help) usage 0 ;;
 	*) echo "run.sh: unknown option '$1'" >&2; usage 2 >&2 ;;
@@ -84,10 +91,26 @@ esac
 modes=(xkvm reference)
 [ "$mode" = both ] || modes=("$mode")
 
-[ -f "$here/machines/$machine.sh" ] ||
-	{ echo "run.sh: unknown machine '$machine'" >&2; exit 2; }
-# shellcheck source=machines/amd.sh
-. "$here/machines/$machine.sh"
+if [ ${#machines[@]} -eq 0 ]; then
+	machines=(amd intel)
+	[ "$action" = demo ] && machines=(amd)
+fi
+[ "$action" = demo ] && machines=("${machines[0]}")
+for m in "${machines[@]}"; do
+	[ -f "$here/machines/$m.sh" ] ||
+		{ echo "run.sh: unknown machine '$m'" >&2; exit 2; }
+done
+
+# use_machine M: make M the machine that boot() starts (its MACHINE_*
+# variables and machine_boot).
+use_machine()
+{
+	machine=$1
+	MACHINE_VMM_TEST=0
+	# shellcheck source=machines/amd.sh
+	. "$here/machines/$machine.sh"
+}
+use_machine "${machines[0]}"
 
 total_pass=0 total_fail=0 total_skip=0
 summary=()
@@ -261,7 +284,9 @@ build_modules()
 		echo "run.sh: module build for $kver failed (log: $log)" >&2
 		return 1
 	fi
-	for m in "${MACHINE_XKVM_MODULES[@]}"; do
+	for m in $(for vm in "${machines[@]}"; do
+			(use_machine "$vm"; echo "${MACHINE_XKVM_MODULES[@]}")
+		   done | tr ' ' '\n' | sort -u); do
 		if [ ! -f "$dst/$m.ko" ]; then
 			echo "run.sh: the build did not produce $m.ko (log: $log)" >&2
 			return 1
@@ -281,7 +306,7 @@ if [ "$mode" != reference ] || [ "$action" = bench ]; then
 			mod_ok[$k]=1
 		elif [ "$action" = tests ]; then
 			total_fail=$((total_fail + 1))
-			summary+=("$machine/$k/xkvm: module build FAILED")
+			summary+=("$k/xkvm: module build FAILED")
 		else
 			die "module build failed"
 		fi
@@ -361,14 +386,23 @@ build_initrd()
 	chmod 755 "$root/init"
 
 	cp "$seldir/TESTS" "$root/harness/tests/"
-	if [ "$vmm_test" = 1 ]; then
-		build_l2_initrd
+	if [ "$vmm_test" = 1 ] && [ "$MACHINE_VMM_TEST" = 1 ]; then
 		pack_9p_modules "$kver" "$root/harness/9p"
 		cp "$here/vmm_qemu_test.sh" "$root/harness/tests/vmm_qemu_test"
 		cp "$build/l2-initrd.gz" "$root/harness/l2-initrd.gz"
 		echo vmm_qemu_test >> "$root/harness/tests/TESTS"
 	fi
-	vmm_env=(XKVM_L2_KERNEL="/boot/vmlinuz-$kver" \
+	if [ -n "$only_tests" ]; then
+		for t in $only_tests; do
+			grep -qx -e "$t" "$root/harness/tests/TESTS" ||
+				die "NESTED_TESTS: no test binary '$t'"
+			echo "$t"
+		done > "$root/harness/tests/TESTS.only"
+		mv "$root/harness/tests/TESTS.only" "$root/harness/tests/TESTS"
+	fi
+	run_list=$root.tests
+	cp "$root/harness/tests/TESTS" "$run_list"
+	vmm_env=(XKVM_L2_KERNEL="/boot/vmlinuz-$kver" XKVM_HOST_TOOLS="$here" \
 		 XKVM_L2_INITRD=/harness/l2-initrd.gz XKVM_9P_MODULES=/harness/9p)
 	for t in $(cat "$seldir/TESTS") demo exit_bench; do
 		[ -f "$seldir/$t" ] || continue
@@ -399,6 +433,10 @@ build_initrd()
 	printf '%s\n' XKVM_DEV=/dev/kvm XKVM_MODE=reference XKVM_CORE_MODULE=kvm \
 		"XKVM_VENDOR_MODULE=$MACHINE_STOCK_VENDOR" "XKVM_MACHINE=$machine" \
 		"${vmm_env[@]}" > "$root/harness/reference/env"
+	# xkvm's own modules, for the test that loads them beside stock KVM
+	if [ -f "$root/harness/xkvm/modules" ]; then
+		echo XKVM_XKVM_MODULE_DIR=/harness/xkvm >> "$root/harness/reference/env"
+	fi
 
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
 		gzip -1 > "$out"
@@ -430,7 +468,7 @@ boot()
 # PREFIX, count test cases; write "passed failed skipped" to COUNTS.
 parse_tests()
 {
-	awk -v pfx="$2" -v bootrc="$3" -v counts="$4" -v testsfile="$seldir/TESTS" \
+	awk -v pfx="$2" -v bootrc="$3" -v counts="$4" -v testsfile="$run_list" \
 	    -v tmo="$test_timeout" '
 	function fail(msg) { f++; print pfx "HARNESS FAIL: " msg }
 	function finish(rc,    n) {
@@ -502,9 +540,9 @@ parse_tests()
 }
 
 # ---- actions -------------------------------------------------------------
-run_tests()
+run_machine_tests()
 {
-	local k m tag pfx p f s cnt=$build/.counts
+	local k m tag pfx p f s cnt=$build/.counts-$machine
 	echo "== machine $machine: $MACHINE_DESC"
 	echo "== kernels: ${kernels[*]}; modes: ${modes[*]}"
 	for k in "${kernels[@]}"; do
@@ -532,6 +570,47 @@ run_tests()
 				show_console "$boot_log"
 			fi
 		done
+	done
+}
+
+# run_tests: every machine's boots, the machines in parallel (one emulator
+# process each); totals and summary lines come back through files.
+run_tests()
+{
+	local m i pids=() out p f s
+	if [ "$vmm_test" = 1 ]; then
+		build_l2_initrd
+	fi
+	for m in "${machines[@]}"; do
+		rm -f "$build/.totals-$m" "$build/.summary-$m"
+	done
+	for ((i = 0; i < ${#machines[@]}; i++)); do
+		m=${machines[i]}
+		out=/dev/stdout
+		[ "$i" -gt 0 ] && out=$logs/run-$m.out
+		(
+			use_machine "$m"
+			total_pass=0 total_fail=0 total_skip=0 summary=()
+			run_machine_tests
+			echo "$total_pass $total_fail $total_skip" > "$build/.totals-$m"
+			printf '%s\n' "${summary[@]}" > "$build/.summary-$m"
+		) > "$out" 2>&1 &
+		pids+=($!)
+	done
+	for ((i = 0; i < ${#machines[@]}; i++)); do
+		m=${machines[i]}
+		wait "${pids[i]}" || true
+		[ "$i" -gt 0 ] && cat "$logs/run-$m.out"
+		if [ ! -s "$build/.totals-$m" ]; then
+			total_fail=$((total_fail + 1))
+			summary+=("$m: the test run ended early")
+			continue
+		fi
+		read -r p f s < "$build/.totals-$m"
+		total_pass=$((total_pass + p))
+		total_fail=$((total_fail + f))
+		total_skip=$((total_skip + s))
+		mapfile -t -O "${#summary[@]}" summary < "$build/.summary-$m"
 	done
 }
 
@@ -604,5 +683,11 @@ run_bench()
 case $action in
 tests) run_tests; final ;;
 demo) run_demo ;;
-bench) run_bench ;;
+bench)
+	rc=0
+	for m in "${machines[@]}"; do
+		use_machine "$m"
+		run_bench || rc=1
+	done
+	exit $rc ;;
 esac

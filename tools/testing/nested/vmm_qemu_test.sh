@@ -8,6 +8,11 @@
 # prints TAP. QEMU and its firmware come from the host's root, exported by
 # the emulator over virtio-9p and entered with chroot.
 #
+# If the marker is still missing shortly before the time limit, QEMU's
+# monitor (a unix socket) is asked where the guest is: registers, PIC,
+# IOAPIC and local APIC, the code at RIP and the stack (qemu_monitor.py,
+# run from the host's root: XKVM_HOST_TOOLS is its directory there).
+#
 # Environment (from the harness' env file): XKVM_MODE, XKVM_CORE_MODULE,
 # XKVM_VENDOR_MODULE, XKVM_L2_KERNEL (a path on the host), XKVM_L2_INITRD
 # (a path in this machine's initramfs; copied to a tmpfs on the host's
@@ -54,21 +59,31 @@ fi
 [ -c /host/dev/kvm ] || fail "no /dev/kvm"
 cp "$XKVM_L2_INITRD" /host/mnt/l2-initrd.gz || fail "cannot stage the L2 initrd"
 
+tmo=${XKVM_QEMU_TIMEOUT:-240}
 t0=$(date +%s)
-TMPDIR=/mnt chroot /host /usr/bin/timeout -k 5 "${XKVM_QEMU_TIMEOUT:-240}" \
+TMPDIR=/mnt chroot /host /usr/bin/timeout -k 5 "$tmo" \
 	/usr/bin/qemu-system-x86_64 -accel kvm -machine pc,kernel-irqchip=off \
 	-cpu qemu64 -m 256M -smp 1 -nodefaults -nographic -no-reboot \
-	-serial stdio -monitor none \
+	-serial stdio -monitor unix:/mnt/qemu-monitor,server,nowait \
 	-kernel "$XKVM_L2_KERNEL" -initrd /mnt/l2-initrd.gz \
 	-append "console=ttyS0 panic=-1 loglevel=4" > "$log" 2>&1 < /dev/null &
 qpid=$!
 # QEMU stops the VM but keeps running after a KVM error: end it then.
+dumped=0
 while kill -0 "$qpid" 2>/dev/null; do
 	if grep -qs -e 'KVM internal error' -e 'KVM: entry failed' \
 		   -e 'KVM: unknown exit' "$log"; then
 		sleep 1
 		pkill -f qemu-system-x86_64
 		break
+	fi
+	if [ "$dumped" = 0 ] && [ $(($(date +%s) - t0)) -ge $((tmo - 15)) ] &&
+	   ! grep -qs "$MARKER" "$log"; then
+		dumped=1
+		echo "# the L2 guest looks hung; QEMU's view of it:"
+		chroot /host /usr/bin/python3 "$XKVM_HOST_TOOLS/qemu_monitor.py" \
+			/mnt/qemu-monitor "info registers" "info pic" "info lapic" \
+			"info irq" 'x/8i $pc' 'x/32gx $rsp' 2>&1 | sed 's/^/# MON| /'
 	fi
 	sleep 1
 done

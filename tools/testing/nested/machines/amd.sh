@@ -15,6 +15,8 @@
 #                         the test kernel's modules.dep
 #   MACHINE_STOCK_UNLOAD  stock module names to rmmod, in order
 #   MACHINE_STOCK_VENDOR  stock vendor module name (XKVM_VENDOR_MODULE)
+#   MACHINE_VMM_TEST      1 if the machine can run vmm_qemu_test.sh (it needs
+#                         the host's root over virtio-9p), else 0
 #   machine_boot KERNEL INITRD APPEND CONSOLE_LOG TIMEOUT BENCH
 #       boots KERNEL with INITRD and the extra kernel command line APPEND,
 #       writes the guest console to CONSOLE_LOG (emulator messages to
@@ -39,6 +41,7 @@ MACHINE_XKVM_VENDOR=xkvm_amd
 MACHINE_STOCK_MODULE=kvm-amd
 MACHINE_STOCK_UNLOAD=(kvm_amd kvm)
 MACHINE_STOCK_VENDOR=kvm_amd
+MACHINE_VMM_TEST=1
 
 machine_boot()
 {

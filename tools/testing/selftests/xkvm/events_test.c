@@ -420,8 +420,10 @@ TEST(interrupt_requeue_replaces)
 
 /*
  * IF=0: kvm_run says so and that userspace should not inject; KVM_INTERRUPT
- * is accepted anyway and KVM delivers the vector at the next entry without
- * looking at IF (the interrupted context keeps IF=0).
+ * is accepted anyway and KVM injects the vector at the next entry without
+ * looking at IF.  AMD-V delivers it (the interrupted context keeps IF=0);
+ * VT-x refuses such an entry: KVM_EXIT_FAIL_ENTRY, basic exit reason 33
+ * (invalid guest state) with the entry-failure bit.
  */
 TEST(interrupt_injected_with_if0)
 {
@@ -435,6 +437,14 @@ TEST(interrupt_injected_with_if0)
 	EXPECT_EQ(0, run->ready_for_interrupt_injection);
 
 	ASSERT_EQ(0, __interrupt(vcpu, VEC_IF0));
+	if (!host_is_amd()) {
+		vcpu_run(vcpu);
+		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_FAIL_ENTRY);
+		EXPECT_EQ(0x80000021ULL,
+			  run->fail_entry.hardware_entry_failure_reason);
+		kvm_vm_free(vm);
+		return;
+	}
 	run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(VEC_IF0, uc.args[2]);

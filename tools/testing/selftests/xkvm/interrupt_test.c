@@ -26,6 +26,13 @@ static void guest_spin(void)
 	volatile uint64_t *stop = (volatile uint64_t *)FLAG_GPA;
 	uint64_t n = 0;
 
+	/*
+	 * RFLAGS.IF=1 changes nothing for the host (its interrupts exit
+	 * either way and none is injected), but Bochs' VT-x misses the
+	 * external-interrupt exits of a guest entered with IF=0 that never
+	 * changes IF, and its CPU would spin here for good.
+	 */
+	__asm__ __volatile__("sti" : : : "memory");
 	while (!*stop)
 		n++;
 	GUEST_SYNC(n);
