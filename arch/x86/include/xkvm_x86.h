@@ -80,9 +80,9 @@ struct xkvm_x86_ops {
 	 * Enter the guest once and return after the exit.  Called with
 	 * preemption and interrupts disabled, guest FPU loaded.  Inject, in
 	 * this order, an event whose delivery the last exit interrupted,
-	 * vcpu->arch.exception, an NMI (vcpu->arch.nmi, unless masked or in
-	 * an interrupt shadow; mask NMIs until the guest's IRET),
-	 * vcpu->arch.interrupt; when
+	 * vcpu->arch.exception, vcpu->arch.interrupt (committed: whatever
+	 * RFLAGS.IF says, as on KVM), an NMI (vcpu->arch.nmi, unless masked
+	 * or in an interrupt shadow; mask NMIs until the guest's IRET); when
 	 * vcpu->arch.irq_window is set, arrange an exit as soon as the guest
 	 * can take an interrupt.  Honour XKVM_REQ_TLB_FLUSH (flush_tlb).
 	 */

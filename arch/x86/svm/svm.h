@@ -203,6 +203,12 @@ struct svm_vcpu {
 	int asid_cpu;
 	u64 asid_generation;
 	u64 cr0_cd_nw;			/* CD/NW kept out of the hardware CR0 */
+	/*
+	 * RIP at the last exit: the interrupt shadow in int_state belongs to
+	 * the instruction there, and ends once RIP has moved on (an exit
+	 * handler skipped the instruction, or userspace set RIP).
+	 */
+	u64 exit_rip;
 };
 
 static inline struct svm_vcpu *to_svm(struct xkvm_vcpu *vcpu)

@@ -64,30 +64,38 @@ static void svm_vcpu_free(struct xkvm_vcpu *vcpu)
 	vcpu->arch.vendor = NULL;
 }
 
+static bool svm_in_shadow(struct xkvm_vcpu *vcpu)
+{
+	struct svm_vcpu *s = to_svm(vcpu);
+
+	return (s->vmcb->int_state & SVM_INT_STATE_SHADOW) &&
+	       vcpu->arch.rip == s->exit_rip;
+}
+
 static bool svm_interrupt_allowed(struct xkvm_vcpu *vcpu)
 {
 	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
 
-	return (vcpu->arch.rflags & X86_EFLAGS_IF) &&
-	       !(v->int_state & SVM_INT_STATE_SHADOW) &&
+	return (vcpu->arch.rflags & X86_EFLAGS_IF) && !svm_in_shadow(vcpu) &&
 	       !(v->exit_int_info & SVM_EVTINJ_VALID);
 }
 
 static u32 svm_get_interrupt_shadow(struct xkvm_vcpu *vcpu)
 {
 	/* the VMCB does not say which instruction made it: both, as KVM says */
-	return (to_svm(vcpu)->vmcb->int_state & SVM_INT_STATE_SHADOW) ?
+	return svm_in_shadow(vcpu) ?
 	       KVM_X86_SHADOW_INT_MOV_SS | KVM_X86_SHADOW_INT_STI : 0;
 }
 
 static void svm_set_interrupt_shadow(struct xkvm_vcpu *vcpu, u32 shadow)
 {
-	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
+	struct svm_vcpu *s = to_svm(vcpu);
 
 	if (shadow)
-		v->int_state |= SVM_INT_STATE_SHADOW;
+		s->vmcb->int_state |= SVM_INT_STATE_SHADOW;
 	else
-		v->int_state &= ~SVM_INT_STATE_SHADOW;
+		s->vmcb->int_state &= ~SVM_INT_STATE_SHADOW;
+	s->exit_rip = vcpu->arch.rip;
 }
 
 /*
@@ -98,8 +106,7 @@ static bool svm_inject_nmi(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 {
 	struct xkvm_x86_nmi *nmi = &vcpu->arch.nmi;
 
-	if (!nmi->pending || nmi->masked ||
-	    (v->int_state & SVM_INT_STATE_SHADOW))
+	if (!nmi->pending || nmi->masked || svm_in_shadow(vcpu))
 		return false;
 	v->event_inj = X86_TRAP_NMI | SVM_EVTINJ_TYPE_NMI | SVM_EVTINJ_VALID;
 	nmi->pending--;
@@ -107,7 +114,11 @@ static bool svm_inject_nmi(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 	return true;
 }
 
-/* One event per entry: re-injection, exception, NMI, then interrupt. */
+/*
+ * One event per entry: re-injection, exception, the interrupt userspace
+ * queued (committed, as on KVM: it goes before a new NMI, or the NMI
+ * handler would run with it still to come), then an NMI.
+ */
 static void svm_inject_event(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 {
 	struct xkvm_x86_exception *ex = &vcpu->arch.exception;
@@ -124,12 +135,12 @@ static void svm_inject_event(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 			ev |= SVM_EVTINJ_VALID_ERR | ((u64)ex->error_code << 32);
 		v->event_inj = ev;
 		ex->pending = false;
-	} else if (svm_inject_nmi(vcpu, v)) {
-		/* injected */
 	} else if (irq->pending) {
 		v->event_inj = irq->vector | SVM_EVTINJ_TYPE_INTR |
 			       SVM_EVTINJ_VALID;
 		irq->pending = false;
+	} else if (svm_inject_nmi(vcpu, v)) {
+		/* injected */
 	}
 
 	/* a virtual interrupt makes the CPU exit when the guest can take it */
@@ -163,6 +174,8 @@ static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	v->rip = vcpu->arch.rip;
 	v->rflags = vcpu->arch.rflags;
 	v->tsc_offset = vcpu->arch.msrs.tsc_offset;
+	if (!svm_in_shadow(vcpu))
+		v->int_state &= ~SVM_INT_STATE_SHADOW;
 	svm_inject_event(vcpu, v);
 
 	asm volatile("clgi" ::: "memory");
@@ -177,6 +190,7 @@ static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	vcpu->arch.regs[XKVM_REG_RAX] = v->rax;
 	vcpu->arch.regs[XKVM_REG_RSP] = v->rsp;
 	vcpu->arch.rip = v->rip;
+	s->exit_rip = v->rip;
 	vcpu->arch.rflags = v->rflags;
 }
 

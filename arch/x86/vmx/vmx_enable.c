@@ -326,7 +326,7 @@ int vmx_enable_init(void)
 	int cpu, r;
 
 	if (vmx_stock_kvm_loaded()) {
-		pr_err("kvm_intel is loaded and owns VT-x; unload it first\n");
+		pr_err("kvm_intel is loaded: another hypervisor owns VT-x (unload it first)\n");
 		return -EBUSY;
 	}
 

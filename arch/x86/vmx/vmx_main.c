@@ -334,9 +334,10 @@ static bool vmx_inject_nmi(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 }
 
 /*
- * One event per entry: re-injection, then exception, NMI, interrupt.  An
- * NMI or interrupt that cannot go in yet waits with NMI- or
- * interrupt-window exiting on.
+ * One event per entry: re-injection, exception, the interrupt userspace
+ * queued (committed, as on KVM: it goes before a new NMI), then an NMI.
+ * An event that cannot go in yet waits with NMI- or interrupt-window
+ * exiting on.
  */
 static void vmx_inject_event(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 {
@@ -365,8 +366,6 @@ static void vmx_inject_event(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 				   ex->has_error_code ? ex->error_code : 0);
 		}
 		ex->pending = false;
-	} else if (vmx_inject_nmi(vcpu, vmx)) {
-		/* injected */
 	} else if (irq->pending) {
 		/*
 		 * As on KVM: queued means injected, whatever IF says.  VM
@@ -376,6 +375,8 @@ static void vmx_inject_event(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 		 */
 		info = irq->vector | VMX_INTR_TYPE_EXT | VMX_INTR_VALID;
 		irq->pending = false;
+	} else if (vmx_inject_nmi(vcpu, vmx)) {
+		/* injected */
 	}
 	if (info)
 		vmcs_write(VMCS_ENTRY_INTR_INFO, info);

@@ -67,11 +67,35 @@ unload_set()
 	say "UNLOAD-OK $set"
 }
 
+# uart_tx: bytes the console UART has sent so far.
+uart_tx()
+{
+	sed -n 's/^0:.* tx:\([0-9]*\).*/\1/p' /proc/tty/driver/serial 2>/dev/null
+}
+
+# uart_drain: wait (at most about 60 s) until the console UART has sent
+# everything queued for it. Bochs sends at the line's baud rate in guest
+# time; kernel messages bypass that queue and would cut into it.
+uart_drain()
+{
+	local a b n=0
+	b=$(uart_tx)
+	while [ "$n" -lt 300 ]; do
+		sleep 0.2
+		a=$b
+		b=$(uart_tx)
+		[ -n "$b" ] && [ "$a" = "$b" ] && return 0
+		n=$((n + 1))
+	done
+}
+
 # run_bin SET NAME: run one binary with SET's environment and a timeout.
-# Output goes to a file first so kernel messages cannot split TAP lines.
+# Output goes to a file first, and is printed with kernel messages kept
+# off the console (they stay in the log, dumped at the end), so they
+# cannot split TAP lines.
 run_bin()
 {
-	local set=$1 name=$2 rc
+	local set=$1 name=$2 rc lvl
 	say "TEST-BEGIN $set $name"
 	(
 		while read -r kv; do
@@ -81,8 +105,12 @@ run_bin()
 		exec timeout -s KILL "$tmo" "$H/tests/$name"
 	) > /tmp/test.out 2>&1 < /dev/null
 	rc=$?
+	lvl=$(cut -f1 /proc/sys/kernel/printk)
+	dmesg -n 1
 	cat /tmp/test.out
 	say "TEST-END $set $name rc=$rc"
+	uart_drain
+	dmesg -n "$lvl"
 }
 
 say "BEGIN job=$job kernel=$(uname -r) cpus=$(nproc)"
@@ -111,13 +139,14 @@ bench)
 	;;
 esac
 
+# The kernel's messages since this script started (the boot's are on the
+# console already), then wait for the UART before the power goes.
+dmesg -n 1
 say "DMESG-BEGIN"
-dmesg
+dmesg | sed -n '/Run \/init as init process/,$p'
 say "DMESG-END"
 say "END"
 sync
-# The console is a UART: let it drain (Bochs sends it at its baud rate in
-# guest time, and power-off would cut the dmesg dump short).
-sleep 3
+uart_drain
 poweroff -f
 while :; do sleep 60; done

@@ -7,6 +7,8 @@
 # registers, interrupt controllers, the code at RIP and the stack.
 #
 # Usage: qemu_monitor.py SOCKET COMMAND...
+# "{RSP}" in a command stands for the RSP that an earlier "info registers"
+# printed (the monitor has no 64-bit stack-pointer variable).
 import re
 import socket
 import sys
@@ -35,11 +37,20 @@ def main():
     sock.connect(sys.argv[1])
     sock.settimeout(2)
     read_all(sock)              # the banner and first prompt
+    rsp = None
     for cmd in sys.argv[2:]:
+        if '{RSP}' in cmd:
+            if rsp is None:
+                continue
+            cmd = cmd.replace('{RSP}', '0x' + rsp)
         sock.sendall((cmd + '\n').encode())
         time.sleep(0.5)
         print('(qemu) ' + cmd)
-        for line in ESC.sub('', read_all(sock)).splitlines():
+        reply = ESC.sub('', read_all(sock))
+        found = re.search(r'RSP=([0-9a-f]{16})', reply)
+        if found:
+            rsp = found.group(1)
+        for line in reply.splitlines():
             # the monitor echoes the command line as it is typed
             if line.strip() and not line.startswith('(qemu)') and cmd not in line:
                 print(line)

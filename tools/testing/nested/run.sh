@@ -433,10 +433,6 @@ build_initrd()
 	printf '%s\n' XKVM_DEV=/dev/kvm XKVM_MODE=reference XKVM_CORE_MODULE=kvm \
 		"XKVM_VENDOR_MODULE=$MACHINE_STOCK_VENDOR" "XKVM_MACHINE=$machine" \
 		"${vmm_env[@]}" > "$root/harness/reference/env"
-	# xkvm's own modules, for the test that loads them beside stock KVM
-	if [ -f "$root/harness/xkvm/modules" ]; then
-		echo XKVM_XKVM_MODULE_DIR=/harness/xkvm >> "$root/harness/reference/env"
-	fi
 
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
 		gzip -1 > "$out"

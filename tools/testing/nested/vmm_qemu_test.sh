@@ -83,7 +83,7 @@ while kill -0 "$qpid" 2>/dev/null; do
 		echo "# the L2 guest looks hung; QEMU's view of it:"
 		chroot /host /usr/bin/python3 "$XKVM_HOST_TOOLS/qemu_monitor.py" \
 			/mnt/qemu-monitor "info registers" "info pic" "info lapic" \
-			"info irq" 'x/8i $pc' 'x/32gx $rsp' 2>&1 | sed 's/^/# MON| /'
+			"info irq" 'x/8i $pc' 'x/32gx {RSP}' 2>&1 | sed 's/^/# MON| /'
 	fi
 	sleep 1
 done

@@ -40,6 +40,7 @@
 #define VEC_EVENTS		0x61
 #define VEC_SPLIT_A		0x30
 #define VEC_SPLIT_B		0x31
+#define VEC_HLT			0x62
 
 /* ---------------------------- guest side ---------------------------- */
 
@@ -151,6 +152,21 @@ static void __attribute__((noinline)) guest_window_if0(void)
 			     "nop"
 			     : : : "memory");
 	GUEST_SYNC_ARGS(3, irq_count, irq_vector, irq_rip);
+	GUEST_DONE();
+}
+
+extern char hlt_after[];
+
+/* STI; HLT as an idle loop does: HLT sits in STI's shadow. */
+static void __attribute__((noinline)) guest_sti_hlt(void)
+{
+	guest_cli();
+	GUEST_SYNC(1);
+	__asm__ __volatile__("sti\n\t"
+			     "hlt\n\t"
+			     "hlt_after: nop"
+			     : : : "memory");
+	GUEST_SYNC_ARGS(2, irq_count, irq_vector, irq_rip);
 	GUEST_DONE();
 }
 
@@ -314,7 +330,7 @@ static struct kvm_vm *vm_with_irq_handlers(struct kvm_vcpu **vcpu,
 {
 	static const int vectors[] = {
 		VEC_A, VEC_B, VEC_WINDOW, VEC_WINDOW_IF1, VEC_IF0, VEC_EVENTS,
-		VEC_SPLIT_A, VEC_SPLIT_B,
+		VEC_SPLIT_A, VEC_SPLIT_B, VEC_HLT,
 	};
 	struct kvm_vm *vm = vm_create_with_one_vcpu(vcpu, guest_code);
 	unsigned int i;
@@ -491,6 +507,40 @@ TEST(irq_window_after_sti)
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(VEC_WINDOW, uc.args[2]);
 	EXPECT_EQ(rip, uc.args[3]);
+	vcpu_expect_done(vcpu);
+	kvm_vm_free(vm);
+}
+
+/*
+ * STI; HLT: the HLT exit leaves RIP after the HLT, and the STI shadow
+ * ended with the HLT, so kvm_run says an interrupt can go in now and
+ * KVM_GET_VCPU_EVENTS reports no shadow; the interrupt then arrives right
+ * after the HLT.
+ */
+TEST(hlt_in_sti_shadow_ends_it)
+{
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm = vm_with_irq_handlers(&vcpu, guest_sti_hlt);
+	struct kvm_run *run = vcpu->run;
+	struct kvm_vcpu_events ev;
+	struct ucall uc;
+
+	run_sync(vcpu, &uc, 1);
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_HLT);
+	EXPECT_EQ((uint64_t)(uintptr_t)hlt_after, vcpu_rip(vcpu));
+	EXPECT_EQ(1, run->if_flag);
+	EXPECT_EQ(1, run->ready_for_interrupt_injection);
+	if (have_events()) {
+		get_events(vcpu, &ev);
+		EXPECT_EQ(0, ev.interrupt.shadow);
+	}
+
+	ASSERT_EQ(0, __interrupt(vcpu, VEC_HLT));
+	run_sync(vcpu, &uc, 2);
+	EXPECT_EQ(1, uc.args[1]);
+	EXPECT_EQ(VEC_HLT, uc.args[2]);
+	EXPECT_EQ((uint64_t)(uintptr_t)hlt_after, uc.args[3]);
 	vcpu_expect_done(vcpu);
 	kvm_vm_free(vm);
 }

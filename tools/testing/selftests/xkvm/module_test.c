@@ -9,11 +9,8 @@
  * Module names come from XKVM_VENDOR_MODULE / XKVM_CORE_MODULE (kvm_amd
  * and kvm in reference mode).  Successful unloading afterwards is not
  * tested: the modules must stay loaded for the tests that follow.
- *
- * Also: xkvm's vendor module refuses a CPU another hypervisor holds.
  */
 #include <fcntl.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -102,102 +99,6 @@ TEST(unload_refused_while_vm_alive)
 	vm = vm_create_realmode(&vcpu, counter_code, sizeof(counter_code));
 	vcpu_run(vcpu);
 	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	kvm_vm_free(vm);
-}
-
-/* finit_module() of DIR/NAME; -1 with errno on failure. */
-static int load_module(const char *dir, const char *name)
-{
-	char path[512];
-	int fd, r, e;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = syscall(SYS_finit_module, fd, "", 0);
-	e = errno;
-	close(fd);
-	errno = e;
-	return r;
-}
-
-/* Does a kernel message not yet read from KMSG contain WHAT? */
-static bool kmsg_since_has(int kmsg, const char *what)
-{
-	char rec[2048];
-	ssize_t n;
-
-	for (;;) {
-		n = read(kmsg, rec, sizeof(rec) - 1);
-		if (n < 0 && errno == EPIPE)
-			continue;	/* overwritten records: go on */
-		if (n <= 0)
-			return false;
-		rec[n] = 0;
-		if (strstr(rec, what))
-			return true;
-	}
-}
-
-/*
- * While another hypervisor (stock KVM, with a VM running, so it holds the
- * CPUs) owns AMD-V/VT-x, xkvm's vendor module refuses to load with EBUSY
- * and says why in the kernel log, and the other hypervisor's VM goes on.
- * Runs in reference mode, where stock KVM is loaded and the harness also
- * provides xkvm's modules (XKVM_XKVM_MODULE_DIR, listed in its "modules"
- * file: the core first).
- */
-TEST(vendor_module_refused_while_other_hypervisor_owns_cpu)
-{
-	const char *dir = getenv("XKVM_XKVM_MODULE_DIR");
-	char list[512], core[128] = "", vendor[128] = "";
-	struct kvm_vcpu *vcpu;
-	struct kvm_vm *vm;
-	FILE *f;
-	int kmsg, r;
-
-	if (!xkvm_reference_mode())
-		SKIP(return, "runs in reference mode: stock KVM is the other hypervisor");
-	if (!dir)
-		SKIP(return, "XKVM_XKVM_MODULE_DIR not set");
-	snprintf(list, sizeof(list), "%s/modules", dir);
-	f = fopen(list, "r");
-	ASSERT_NE(NULL, f) TH_LOG("cannot open %s", list);
-	ASSERT_EQ(1, fscanf(f, "%127s", core));
-	ASSERT_EQ(1, fscanf(f, "%127s", vendor));
-	fclose(f);
-
-	/* a running stock-KVM VM: KVM has enabled VT-x/AMD-V on every CPU */
-	vm = vm_create_realmode(&vcpu, counter_code, sizeof(counter_code));
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-
-	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-	ASSERT_LE(0, kmsg);
-	lseek(kmsg, 0, SEEK_END);
-	ASSERT_EQ(0, load_module(dir, core))
-		TH_LOG("loading %s: %s", core, strerror(errno));
-	errno = 0;
-	r = load_module(dir, vendor);
-	EXPECT_EQ(-1, r);
-	EXPECT_EQ(EBUSY, errno)
-		TH_LOG("loading %s: %s", vendor, strerror(errno));
-	/* "... another hypervisor owns ..." or "kvm_intel is loaded and owns ..." */
-	EXPECT_TRUE(kmsg_since_has(kmsg, " owns "))
-		TH_LOG("no kernel message says why %s was refused", vendor);
-	close(kmsg);
-	if (r == 0) {
-		syscall(SYS_delete_module, "xkvm_intel", O_NONBLOCK);
-		syscall(SYS_delete_module, "xkvm_amd", O_NONBLOCK);
-	}
-	EXPECT_EQ(0, syscall(SYS_delete_module, "xkvm", O_NONBLOCK))
-		TH_LOG("unloading xkvm: %s", strerror(errno));
-
-	/* the other hypervisor's guest did not notice */
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	EXPECT_EQ(1, *(uint8_t *)vcpu_io_data(vcpu));
 	kvm_vm_free(vm);
 }
 
