@@ -137,12 +137,16 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_INT_CTL_V_INTR_PRIO_MASK	(0xfULL << 16)
 #define SVM_INT_CTL_V_IGN_TPR		BIT_ULL(20)
 #define SVM_INT_CTL_V_INTR_MASKING	BIT_ULL(24)
+#define SVM_INT_CTL_V_INTR_VECTOR_SHIFT	32
+#define SVM_INT_CTL_V_INTR_VECTOR_MASK	(0xffULL << 32)
 #define SVM_INT_STATE_SHADOW		BIT_ULL(0)
 #define SVM_NESTED_CTL_NP_ENABLE	BIT_ULL(0)
 #define SVM_TLB_FLUSH_ALL		1
 #define SVM_TLB_FLUSH_ASID		3
 #define SVM_EVTINJ_VALID		BIT_ULL(31)
 #define SVM_EVTINJ_VALID_ERR		BIT_ULL(11)
+#define SVM_EVTINJ_VEC_MASK		0xffULL
+#define SVM_EVTINJ_TYPE_MASK		(7ULL << 8)
 #define SVM_EVTINJ_TYPE_INTR		(0ULL << 8)
 #define SVM_EVTINJ_TYPE_NMI		(2ULL << 8)
 #define SVM_EVTINJ_TYPE_EXEPT		(3ULL << 8)
@@ -209,6 +213,7 @@ struct svm_vcpu {
 	 * handler skipped the instruction, or userspace set RIP).
 	 */
 	u64 exit_rip;
+	bool virq_injected;		/* this entry injected through V_IRQ */
 };
 
 static inline struct svm_vcpu *to_svm(struct xkvm_vcpu *vcpu)

@@ -114,6 +114,48 @@ static bool svm_inject_nmi(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 	return true;
 }
 
+#define SVM_INT_CTL_VIRQ_ANY	(SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_INTR_PRIO_MASK | \
+				 SVM_INT_CTL_V_IGN_TPR | SVM_INT_CTL_V_INTR_VECTOR_MASK)
+
+/*
+ * An external interrupt goes in as a virtual interrupt (V_IRQ, highest
+ * priority, TPR ignored: taken at the first instruction boundary) when the
+ * guest can take it, else through EVENTINJ, which ignores RFLAGS.IF as on
+ * KVM.  To the guest both are the same.  V_IRQ is preferred because QEMU
+ * 7.2's TCG, the AMD-V machine of the test harness, delivers an EVENTINJ
+ * interrupt a second time (IF=0, nested in its own handler) if its vCPU is
+ * kicked before the guest's next exception or #VMEXIT.
+ */
+static void svm_inject_intr(struct xkvm_vcpu *vcpu, struct svm_vmcb *v,
+			    u8 vector)
+{
+	if ((vcpu->arch.rflags & X86_EFLAGS_IF) && !svm_in_shadow(vcpu)) {
+		v->int_ctl |= SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_INTR_PRIO_MASK |
+			      SVM_INT_CTL_V_IGN_TPR |
+			      ((u64)vector << SVM_INT_CTL_V_INTR_VECTOR_SHIFT);
+		to_svm(vcpu)->virq_injected = true;
+	} else {
+		v->event_inj = vector | SVM_EVTINJ_TYPE_INTR | SVM_EVTINJ_VALID;
+	}
+}
+
+/* After the exit: a virtual interrupt not yet taken is queued again. */
+static void svm_complete_virq(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
+{
+	struct svm_vcpu *s = to_svm(vcpu);
+
+	if (!s->virq_injected)
+		return;
+	s->virq_injected = false;
+	if (v->int_ctl & SVM_INT_CTL_V_IRQ) {
+		vcpu->arch.interrupt.vector = (v->int_ctl &
+					       SVM_INT_CTL_V_INTR_VECTOR_MASK) >>
+					      SVM_INT_CTL_V_INTR_VECTOR_SHIFT;
+		vcpu->arch.interrupt.pending = true;
+	}
+	v->int_ctl &= ~SVM_INT_CTL_VIRQ_ANY;
+}
+
 /*
  * One event per entry: re-injection, exception, the interrupt userspace
  * queued (committed, as on KVM: it goes before a new NMI, or the NMI
@@ -123,11 +165,17 @@ static void svm_inject_event(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 {
 	struct xkvm_x86_exception *ex = &vcpu->arch.exception;
 	struct xkvm_x86_interrupt *irq = &vcpu->arch.interrupt;
-	u64 ev;
+	u64 ev, info = v->exit_int_info;
+
+	v->int_ctl &= ~SVM_INT_CTL_VIRQ_ANY;
+	v->intercept_misc1 &= ~(SVM_INTERCEPT_VINTR | SVM_INTERCEPT_IRET);
 
 	/* an event whose delivery a #VMEXIT interrupted goes first */
-	if (v->exit_int_info & SVM_EVTINJ_VALID) {
-		v->event_inj = v->exit_int_info;
+	if (info & SVM_EVTINJ_VALID) {
+		if ((info & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_INTR)
+			svm_inject_intr(vcpu, v, info & SVM_EVTINJ_VEC_MASK);
+		else
+			v->event_inj = info;
 		v->exit_int_info = 0;
 	} else if (ex->pending) {
 		ev = ex->vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID;
@@ -136,20 +184,16 @@ static void svm_inject_event(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 		v->event_inj = ev;
 		ex->pending = false;
 	} else if (irq->pending) {
-		v->event_inj = irq->vector | SVM_EVTINJ_TYPE_INTR |
-			       SVM_EVTINJ_VALID;
+		svm_inject_intr(vcpu, v, irq->vector);
 		irq->pending = false;
 	} else if (svm_inject_nmi(vcpu, v)) {
 		/* injected */
 	}
 
-	/* a virtual interrupt makes the CPU exit when the guest can take it */
-	v->int_ctl &= ~(SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_INTR_PRIO_MASK |
-			SVM_INT_CTL_V_IGN_TPR);
-	v->intercept_misc1 &= ~(SVM_INTERCEPT_VINTR | SVM_INTERCEPT_IRET);
 	if (vcpu->arch.nmi.masked)
 		v->intercept_misc1 |= SVM_INTERCEPT_IRET;
-	if (vcpu->arch.irq_window) {
+	/* a virtual interrupt makes the CPU exit when the guest can take it */
+	if (vcpu->arch.irq_window && !to_svm(vcpu)->virq_injected) {
 		v->int_ctl |= SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_INTR_PRIO_MASK |
 			      SVM_INT_CTL_V_IGN_TPR;
 		v->intercept_misc1 |= SVM_INTERCEPT_VINTR;
@@ -187,6 +231,7 @@ static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	asm volatile("stgi" ::: "memory");
 
 	v->event_inj = 0;
+	svm_complete_virq(vcpu, v);
 	vcpu->arch.regs[XKVM_REG_RAX] = v->rax;
 	vcpu->arch.regs[XKVM_REG_RSP] = v->rsp;
 	vcpu->arch.rip = v->rip;

@@ -95,8 +95,9 @@ uart_drain()
 # cannot split TAP lines.
 run_bin()
 {
-	local set=$1 name=$2 rc lvl
+	local set=$1 name=$2 rc lvl t0 t1
 	say "TEST-BEGIN $set $name"
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	(
 		while read -r kv; do
 			[ -n "$kv" ] && export "$kv"
@@ -105,10 +106,11 @@ run_bin()
 		exec timeout -s KILL "$tmo" "$H/tests/$name"
 	) > /tmp/test.out 2>&1 < /dev/null
 	rc=$?
+	t1=$(cut -d' ' -f1 /proc/uptime)
 	lvl=$(cut -f1 /proc/sys/kernel/printk)
 	dmesg -n 1
 	cat /tmp/test.out
-	say "TEST-END $set $name rc=$rc"
+	say "TEST-END $set $name rc=$rc guest_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
 	uart_drain
 	dmesg -n "$lvl"
 }

@@ -467,7 +467,7 @@ parse_tests()
 	awk -v pfx="$2" -v bootrc="$3" -v counts="$4" -v testsfile="$run_list" \
 	    -v tmo="$test_timeout" '
 	function fail(msg) { f++; print pfx "HARNESS FAIL: " msg }
-	function finish(rc,    n) {
+	function finish(rc, secs,    n) {
 		n = ""
 		if (bail) { f++; n = n " bailed-out" }
 		if (plan > res) { f += plan - res; n = n " " plan - res " result(s) missing" }
@@ -475,7 +475,7 @@ parse_tests()
 		else if (rc != 0 && bf == 0 && plan <= res && !(skipplan && rc == 4)) { f++; n = n " non-zero exit" }
 		if (rc == 137) n = n " (killed after " tmo " s timeout)"
 		if (res == 0 && skipplan) s++
-		print pfx "# ---- " cur ": exit " rc (n != "" ? ", FAIL:" n : "")
+		print pfx "# ---- " cur ": exit " rc (secs != "" ? " after " secs " s of guest time" : "") (n != "" ? ", FAIL:" n : "")
 	}
 	BEGIN {
 		while ((getline t < testsfile) > 0) if (t != "") order[++ntests] = t
@@ -494,7 +494,7 @@ parse_tests()
 		next
 	}
 	/^@@XH TEST-END / {
-		finish(substr($5, 4) + 0); inb = 0; cur = ""
+		finish(substr($5, 4) + 0, $6 ~ /^guest_secs=/ ? substr($6, 12) : ""); inb = 0; cur = ""
 		next
 	}
 	!inb { if ($0 ~ splat && splatline == "") splatline = $0; next }
@@ -629,7 +629,7 @@ run_demo()
 	out=$(block "$boot_log" "$set" demo)
 	grep '^@@XH MODLOAD' "$boot_log" | tr -d '\r' | sed 's/^@@XH /   /'
 	printf '%s\n' "$out" | sed '$d'
-	rc=$(printf '%s\n' "$out" | sed -n '$s/.* rc=//p')
+	rc=$(printf '%s\n' "$out" | sed -n '$s/.* rc=\([0-9]*\).*/\1/p')
 	echo "== demo exit status ${rc:-none}; boot took ${boot_secs} s; log $boot_log"
 	if [ "${rc:-1}" != 0 ] || [ "$boot_rc" != 0 ]; then
 		show_console "$boot_log"
