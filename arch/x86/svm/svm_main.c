@@ -139,18 +139,33 @@ static void svm_inject_intr(struct xkvm_vcpu *vcpu, struct svm_vmcb *v,
 	}
 }
 
-/* After the exit: a virtual interrupt not yet taken is queued again. */
+/*
+ * After the exit: a virtual interrupt not yet taken is queued again.  One
+ * whose delivery the #VMEXIT interrupted is in EXITINTINFO, which QEMU's
+ * TCG fills in as an exception of that vector (with an error code for
+ * vectors that have one; VMRUN would refuse to inject it) and with V_IRQ
+ * still set: it is made an external interrupt again, and re-injected.
+ */
 static void svm_complete_virq(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 {
 	struct svm_vcpu *s = to_svm(vcpu);
+	u8 vector = (v->int_ctl & SVM_INT_CTL_V_INTR_VECTOR_MASK) >>
+		    SVM_INT_CTL_V_INTR_VECTOR_SHIFT;
+	u64 info = v->exit_int_info;
 
 	if (!s->virq_injected)
 		return;
 	s->virq_injected = false;
-	if (v->int_ctl & SVM_INT_CTL_V_IRQ) {
-		vcpu->arch.interrupt.vector = (v->int_ctl &
-					       SVM_INT_CTL_V_INTR_VECTOR_MASK) >>
-					      SVM_INT_CTL_V_INTR_VECTOR_SHIFT;
+	if ((info & SVM_EVTINJ_VALID) &&
+	    (info & SVM_EVTINJ_VEC_MASK) == vector &&
+	    ((info & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_EXEPT ||
+	     (info & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_INTR)) {
+		/* taken, delivery interrupted (TCG leaves V_IRQ set then) */
+		v->exit_int_info = vector | SVM_EVTINJ_TYPE_INTR |
+				   SVM_EVTINJ_VALID;
+	} else if (v->int_ctl & SVM_INT_CTL_V_IRQ) {
+		/* not taken yet */
+		vcpu->arch.interrupt.vector = vector;
 		vcpu->arch.interrupt.pending = true;
 	}
 	v->int_ctl &= ~SVM_INT_CTL_VIRQ_ANY;

@@ -36,8 +36,10 @@
 #   NESTED_JOBS (make -j, default 2), NESTED_TAIL (console lines shown on failure, 60),
 #   NESTED_SRC (module source tree, default the repository),
 #   NESTED_VMM (default 1: also run vmm_qemu_test.sh, where Debian's QEMU
-#   boots a Linux guest on the hypervisor under test, the host's root shared
-#   over 9p; 0 leaves it out),
+#   boots a Linux guest on the hypervisor under test, in machines that get
+#   the host's root over virtio-9p (amd); all: also in the others (intel),
+#   with QEMU, its libraries and firmware packed into the initramfs; 0 leaves
+#   it out),
 #   NESTED_SELFTESTS (selftests directory, default tools/testing/selftests/xkvm),
 #   NESTED_TESTS (space separated test binaries: run only these, e.g.
 #   "events_test vmm_qemu_test").
@@ -373,6 +375,28 @@ pack_9p_modules()
 	done > "$dir/order"
 }
 
+# pack_qemu_root KVER DIR: what vmm_qemu_test.sh needs from the host, for
+# a machine without virtio-9p: QEMU with its libraries and x86 firmware,
+# timeout, and the L2 kernel, at their host paths under DIR.
+pack_qemu_root()
+{
+	local kver=$1 dir=$2 f
+	for f in /usr/bin/qemu-system-x86_64 /usr/bin/timeout; do
+		echo "$f"
+		ldd "$f" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+	done | sort -u | while read -r f; do
+		mkdir -p "$dir$(dirname "$f")"
+		cp -L "$f" "$dir$f"
+	done
+	mkdir -p "$dir/usr/share/qemu" "$dir/boot" "$dir/dev" "$dir/proc" \
+		 "$dir/sys" "$dir/mnt" "$dir/tmp"
+	cp -rL /usr/share/seabios "$dir/usr/share/"
+	for f in kvmvapic.bin linuxboot.bin linuxboot_dma.bin pvh.bin; do
+		cp -L "/usr/share/qemu/$f" "$dir/usr/share/qemu/"
+	done
+	cp "/boot/vmlinuz-$kver" "$dir/boot/"
+}
+
 # build_initrd KVER: build/initramfs/<machine>-KVER.cpio.gz with busybox,
 # /init, the tests and each module set available for KVER.
 build_initrd()
@@ -386,8 +410,13 @@ build_initrd()
 	chmod 755 "$root/init"
 
 	cp "$seldir/TESTS" "$root/harness/tests/"
-	if [ "$vmm_test" = 1 ] && [ "$MACHINE_VMM_TEST" = 1 ]; then
-		pack_9p_modules "$kver" "$root/harness/9p"
+	if { [ "$vmm_test" = 1 ] && [ "$MACHINE_VMM_TEST" = 1 ]; } ||
+	   [ "$vmm_test" = all ]; then
+		if [ "$MACHINE_VMM_TEST" = 1 ]; then
+			pack_9p_modules "$kver" "$root/harness/9p"
+		else
+			pack_qemu_root "$kver" "$root/harness/qemuroot"
+		fi
 		cp "$here/vmm_qemu_test.sh" "$root/harness/tests/vmm_qemu_test"
 		cp "$build/l2-initrd.gz" "$root/harness/l2-initrd.gz"
 		echo vmm_qemu_test >> "$root/harness/tests/TESTS"
@@ -574,7 +603,7 @@ run_machine_tests()
 run_tests()
 {
 	local m i pids=() out p f s
-	if [ "$vmm_test" = 1 ]; then
+	if [ "$vmm_test" != 0 ]; then
 		build_l2_initrd
 	fi
 	for m in "${machines[@]}"; do

@@ -27,9 +27,21 @@ echo "1..1"
 
 fail() { echo "# $*"; echo "not ok 1 qemu_boots_linux"; exit 1; }
 
+# A machine without virtio (Bochs) gets QEMU packed into the initramfs
+# instead, at the same paths under /harness/qemuroot.
+setup_packed_root()
+{
+	ln -s /harness/qemuroot /host
+	mount -t devtmpfs devtmpfs /host/dev || mount --bind /dev /host/dev
+	mount -t proc proc /host/proc
+	mount -t sysfs sysfs /host/sys
+	mount -t tmpfs tmpfs /host/mnt
+}
+
 setup_host_root()
 {
 	[ -d /host/usr ] && return 0
+	[ -d /harness/qemuroot ] && { setup_packed_root; return; }
 	mkdir -p /host
 	for m in $(cat "$XKVM_9P_MODULES/order"); do
 		insmod "$XKVM_9P_MODULES/$m" 2>/dev/null
@@ -81,7 +93,7 @@ while kill -0 "$qpid" 2>/dev/null; do
 	   ! grep -qs "$MARKER" "$log"; then
 		dumped=1
 		echo "# the L2 guest looks hung; QEMU's view of it:"
-		chroot /host /usr/bin/python3 "$XKVM_HOST_TOOLS/qemu_monitor.py" \
+		[ -x /host/usr/bin/python3 ] && chroot /host /usr/bin/python3 "$XKVM_HOST_TOOLS/qemu_monitor.py" \
 			/mnt/qemu-monitor "info registers" "info pic" "info lapic" \
 			"info irq" 'x/8i $pc' 'x/32gx {RSP}' 2>&1 | sed 's/^/# MON| /'
 	fi
