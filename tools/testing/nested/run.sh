@@ -83,6 +83,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+mode_given=${mode:+1}
 case $action:${mode:-} in
 tests:) mode=both ;;
 demo:) mode=xkvm ;;
@@ -568,13 +569,23 @@ parse_tests()
 run_machine_tests()
 {
 	local k m tag pfx p f s cnt=$build/.counts-$machine
+	local last=${kernels[${#kernels[@]} - 1]}
 	echo "== machine $machine: $MACHINE_DESC"
 	echo "== kernels: ${kernels[*]}; modes: ${modes[*]}"
+	if [ "${MACHINE_REFERENCE_NEWEST_ONLY:-0}" = 1 ] && [ -z "$mode_given" ] &&
+	   [ ${#kernels[@]} -gt 1 ]; then
+		echo "== reference mode on $last only (--mode both for every kernel)"
+	fi
 	for k in "${kernels[@]}"; do
 		for m in "${modes[@]}"; do
 			tag=$machine/$k/$m
 			if [ "$m" = xkvm ] && [ -z "${mod_ok[$k]:-}" ]; then
 				continue	# build failure already counted
+			fi
+			if [ "$m" = reference ] && [ "$k" != "$last" ] &&
+			   [ "${MACHINE_REFERENCE_NEWEST_ONLY:-0}" = 1 ] &&
+			   [ -z "$mode_given" ]; then
+				continue
 			fi
 			echo
 			echo "==== $tag"

@@ -17,6 +17,8 @@
 #   MACHINE_STOCK_VENDOR  stock vendor module name (XKVM_VENDOR_MODULE)
 #   MACHINE_VMM_TEST      1 if the machine can run vmm_qemu_test.sh (it needs
 #                         the host's root over virtio-9p), else 0
+#   MACHINE_REFERENCE_NEWEST_ONLY  1: unless a mode is asked for, reference
+#                         mode runs on the newest test kernel only (optional)
 #   machine_boot KERNEL INITRD APPEND CONSOLE_LOG TIMEOUT BENCH
 #       boots KERNEL with INITRD and the extra kernel command line APPEND,
 #       writes the guest console to CONSOLE_LOG (emulator messages to
