@@ -110,6 +110,7 @@ use_machine()
 {
 	machine=$1
 	MACHINE_VMM_TEST=0
+	MACHINE_REFERENCE_NEWEST_ONLY=0
 	# shellcheck source=machines/amd.sh
 	. "$here/machines/$machine.sh"
 }
