@@ -72,12 +72,17 @@ static bool svm_in_shadow(struct xkvm_vcpu *vcpu)
 	       vcpu->arch.rip == s->exit_rip;
 }
 
+/* RFLAGS.IF set and no interrupt shadow: an interrupt would be taken now. */
+static bool svm_intr_open(struct xkvm_vcpu *vcpu)
+{
+	return (vcpu->arch.rflags & X86_EFLAGS_IF) && !svm_in_shadow(vcpu);
+}
+
 static bool svm_interrupt_allowed(struct xkvm_vcpu *vcpu)
 {
 	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
 
-	return (vcpu->arch.rflags & X86_EFLAGS_IF) && !svm_in_shadow(vcpu) &&
-	       !(v->exit_int_info & SVM_EVTINJ_VALID);
+	return svm_intr_open(vcpu) && !(v->exit_int_info & SVM_EVTINJ_VALID);
 }
 
 static u32 svm_get_interrupt_shadow(struct xkvm_vcpu *vcpu)
@@ -129,7 +134,7 @@ static bool svm_inject_nmi(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 static void svm_inject_intr(struct xkvm_vcpu *vcpu, struct svm_vmcb *v,
 			    u8 vector)
 {
-	if ((vcpu->arch.rflags & X86_EFLAGS_IF) && !svm_in_shadow(vcpu)) {
+	if (svm_intr_open(vcpu)) {
 		v->int_ctl |= SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_INTR_PRIO_MASK |
 			      SVM_INT_CTL_V_IGN_TPR |
 			      ((u64)vector << SVM_INT_CTL_V_INTR_VECTOR_SHIFT);
