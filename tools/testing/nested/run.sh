@@ -570,11 +570,12 @@ parse_tests()
 run_machine_tests()
 {
 	local k m tag pfx p f s cnt=$build/.counts-$machine
-	local last=${kernels[${#kernels[@]} - 1]}
+	local last=${kernels[${#kernels[@]} - 1]} ref_last_only=0
 	echo "== machine $machine: $MACHINE_DESC"
 	echo "== kernels: ${kernels[*]}; modes: ${modes[*]}"
 	if [ "${MACHINE_REFERENCE_NEWEST_ONLY:-0}" = 1 ] && [ -z "$mode_given" ] &&
 	   [ ${#kernels[@]} -gt 1 ]; then
+		ref_last_only=1
 		echo "== reference mode on $last only (--mode both for every kernel)"
 	fi
 	for k in "${kernels[@]}"; do
@@ -584,8 +585,7 @@ run_machine_tests()
 				continue	# build failure already counted
 			fi
 			if [ "$m" = reference ] && [ "$k" != "$last" ] &&
-			   [ "${MACHINE_REFERENCE_NEWEST_ONLY:-0}" = 1 ] &&
-			   [ -z "$mode_given" ]; then
+			   [ "$ref_last_only" = 1 ]; then
 				continue
 			fi
 			echo

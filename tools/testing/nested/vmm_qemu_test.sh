@@ -27,27 +27,22 @@ echo "1..1"
 
 fail() { echo "# $*"; echo "not ok 1 qemu_boots_linux"; exit 1; }
 
-# A machine without virtio (Bochs) gets QEMU packed into the initramfs
-# instead, at the same paths under /harness/qemuroot.
-setup_packed_root()
-{
-	ln -s /harness/qemuroot /host
-	mount -t devtmpfs devtmpfs /host/dev || mount --bind /dev /host/dev
-	mount -t proc proc /host/proc
-	mount -t sysfs sysfs /host/sys
-	mount -t tmpfs tmpfs /host/mnt
-}
-
+# /host: the host's root over virtio-9p or, in a machine without virtio
+# (Bochs), QEMU packed into the initramfs at the same paths under
+# /harness/qemuroot; with /dev, /proc, /sys and a tmpfs on /mnt in it.
 setup_host_root()
 {
 	[ -d /host/usr ] && return 0
-	[ -d /harness/qemuroot ] && { setup_packed_root; return; }
-	mkdir -p /host
-	for m in $(cat "$XKVM_9P_MODULES/order"); do
-		insmod "$XKVM_9P_MODULES/$m" 2>/dev/null
-	done
-	mount -t 9p -o trans=virtio,version=9p2000.L,ro host /host ||
-		return 1
+	if [ -d /harness/qemuroot ]; then
+		ln -s /harness/qemuroot /host
+	else
+		mkdir -p /host
+		for m in $(cat "$XKVM_9P_MODULES/order"); do
+			insmod "$XKVM_9P_MODULES/$m" 2>/dev/null
+		done
+		mount -t 9p -o trans=virtio,version=9p2000.L,ro host /host ||
+			return 1
+	fi
 	mount -t devtmpfs devtmpfs /host/dev || mount --bind /dev /host/dev
 	mount -t proc proc /host/proc
 	mount -t sysfs sysfs /host/sys
