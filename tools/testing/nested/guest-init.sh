@@ -141,6 +141,29 @@ bench)
 	;;
 esac
 
+# kmemleak_report: on a kernel with kmemleak (the debug kernel), one scan
+# once the job is done, after a pause so that the last test's objects are
+# older than kmemleak's minimum age (5 s), and its report between
+# KMEMLEAK markers; run.sh decides which objects count. Kernel messages
+# stay off the console meanwhile.
+kmemleak_report()
+{
+	local f=/sys/kernel/debug/kmemleak
+	[ -e $f ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+	[ -e $f ] || return 0
+	dmesg -n 1
+	sleep 6
+	if ! echo scan > $f; then
+		say "KMEMLEAK-FAIL scan refused (kmemleak disabled?)"
+		return 0
+	fi
+	say "KMEMLEAK-BEGIN"
+	cat $f
+	say "KMEMLEAK-END"
+	uart_drain
+}
+kmemleak_report
+
 # The kernel's messages since this script started (the boot's are on the
 # console already), then wait for the UART before the power goes.
 dmesg -n 1

@@ -17,8 +17,13 @@
 #   --mode M           xkvm | reference | both (default both; --demo: xkvm)
 #                      reference = the stock kvm/kvm-amd modules of the same kernel
 #   --kernel K         test kernel, repeatable: an exact version from /lib/modules
-#                      or a series ("6.1", "6.12": the newest installed). Default:
-#                      6.1 and, if installed, 6.12 (--demo/--bench: the first one)
+#                      or a series ("6.1", "6.12": the newest installed), or
+#                      "debug" (= --debug-kernel). Default: 6.1 and, if
+#                      installed, 6.12 (--demo/--bench: the first one)
+#   --debug-kernel     test the debug kernel (KASAN, lockdep, kmemleak, ...) that
+#                      debug-kernel.sh builds from linux-source-6.1 (cached in
+#                      build/debug-kernel/); alone, it replaces the default
+#                      kernels. See Documentation/debug-kernel.md
 #   --machine M        test machine, repeatable: amd (QEMU TCG -cpu EPYC,+svm,+npt)
 #                      or intel (Bochs, VT-x with EPT); see machines/*.sh.
 #                      Default: both (--demo: amd). Machines boot in parallel,
@@ -28,8 +33,8 @@
 #   -h, --help         this text
 # Environment (same meaning, for make targets and CI):
 #   NESTED_MODE, NESTED_KERNELS, NESTED_MACHINE (both space separated), NESTED_NO_DEPS=1,
-#   NESTED_BOOT_TIMEOUT (seconds per boot, default 600),
-#   NESTED_TEST_TIMEOUT (seconds per test binary, default 300),
+#   NESTED_BOOT_TIMEOUT (seconds per boot, default 600; 3600 with the debug kernel),
+#   NESTED_TEST_TIMEOUT (seconds per test binary, default 300; 900 with the debug kernel),
 #   NESTED_SMP (default 2), NESTED_MEM (default 1G),
 #   NESTED_TCG_THREAD (single | multi, default single: multi-threaded TCG
 #   crashed or hung the guest kernel in about half of the stock-KVM runs),
@@ -76,6 +81,7 @@ while [ $# -gt 0 ]; do
 	--kernel=*) kernel_args+=("${1#*=}") ;;
 	--machine) machines+=("${2:?}"); shift ;;
 	--machine=*) machines+=("${1#*=}") ;;
+	--debug-kernel) kernel_args+=(debug) ;;
 	--no-deps) nodeps=1 ;;
 	-h|--help) usage 0 ;;
 	*) echo "run.sh: unknown option '$1'" >&2; usage 2 >&2 ;;
@@ -220,25 +226,80 @@ pick_kernel()
 	[ -n "$best" ] && echo "$best"
 }
 
+# A test kernel is its release KVER plus, in these arrays: the image to
+# boot, its modules directory (modules.dep, the stock kvm modules), the
+# directory xkvm is built against (make -C ... M=), extra kernel command
+# line, and the kernel that the VMM test boots as its L2 guest (a host path).
+declare -A kimage=() kmoddir=() kbuilddir=() kcmdline=() kl2=()
+
+# add_kernel KVER: an installed Debian kernel (/boot, /lib/modules).
+add_kernel()
+{
+	kernels+=("$1")
+	kimage[$1]=/boot/vmlinuz-$1
+	kmoddir[$1]=/lib/modules/$1
+	kbuilddir[$1]=/lib/modules/$1/build
+	kcmdline[$1]=
+	kl2[$1]=/boot/vmlinuz-$1
+}
+
+# add_debug_kernel: the kernel debug-kernel.sh builds (or has cached),
+# described by its output. The VMM test's L2 guest stays a Debian kernel:
+# it is only the payload that exercises the hypervisor, and a KASAN kernel
+# two levels of emulation deep would only add minutes.
+add_debug_kernel()
+{
+	local env key val KVER='' IMAGE='' MODDIR='' KDIR='' CMDLINE='' l2
+	env=$("$here/debug-kernel.sh") || die "debug-kernel.sh failed (log: $logs/build-debug-kernel.log)"
+	while IFS='=' read -r key val; do
+		case $key in
+		KVER) KVER=$val ;; IMAGE) IMAGE=$val ;; MODDIR) MODDIR=$val ;;
+		KDIR) KDIR=$val ;; CMDLINE) CMDLINE=$val ;;
+		esac
+	done <<< "$env"
+	[ -n "$KVER" ] && [ -f "$IMAGE" ] || die "debug-kernel.sh gave no kernel"
+	l2=$(pick_kernel 6.1) || die "no Debian 6.1 kernel for the VMM test's L2 guest"
+	kernels+=("$KVER")
+	kimage[$KVER]=$IMAGE
+	kmoddir[$KVER]=$MODDIR
+	kbuilddir[$KVER]=$KDIR
+	kcmdline[$KVER]=$CMDLINE
+	kl2[$KVER]=/boot/vmlinuz-$l2
+}
+
 kernels=()
+debug_kernel=0
 if [ ${#kernel_args[@]} -eq 0 ]; then
 	k=$(pick_kernel 6.1) || die "no Debian 6.1 kernel in /boot and /lib/modules"
-	kernels=("$k")
+	add_kernel "$k"
 	if [ "$action" = tests ] && k=$(pick_kernel 6.12); then
-		kernels+=("$k")
+		add_kernel "$k"
 	fi
 else
 	for spec in "${kernel_args[@]}"; do
+		if [ "$spec" = debug ]; then
+			[ "$debug_kernel" = 1 ] && continue
+			debug_kernel=1
+			add_debug_kernel
+			continue
+		fi
 		k=$(pick_kernel "$spec") || die "no installed kernel matches '$spec'"
-		kernels+=("$k")
+		add_kernel "$k"
 	done
 	[ "$action" = tests ] || kernels=("${kernels[0]}")
 fi
 
 for k in "${kernels[@]}"; do
-	[ -r "/boot/vmlinuz-$k" ] ||
-		die "cannot read /boot/vmlinuz-$k (Debian installs it mode 0600: run as root)"
+	[ -r "${kimage[$k]}" ] ||
+		die "cannot read ${kimage[$k]} (Debian installs it mode 0600: run as root)"
 done
+
+# The debug kernel is several times slower (KASAN, lockdep): longer
+# limits unless they are set explicitly.
+if [ "$debug_kernel" = 1 ]; then
+	boot_timeout=${NESTED_BOOT_TIMEOUT:-3600}
+	test_timeout=${NESTED_TEST_TIMEOUT:-900}
+fi
 
 # ---- builds --------------------------------------------------------------
 jobs=${NESTED_JOBS:-2}
@@ -263,7 +324,7 @@ declare -A mod_ok=()
 build_modules()
 {
 	local kver=$1 dst=$build/src-$1 log=$logs/build-modules-$1.log m vm
-	local kdir=/lib/modules/$1/build
+	local kdir=${kbuilddir[$1]}
 
 	echo "== building modules for $kver"
 	if [ ! -f "$src/Makefile" ]; then
@@ -271,7 +332,7 @@ build_modules()
 		return 1
 	fi
 	if [ ! -d "$kdir" ]; then
-		echo "run.sh: no $kdir (kernel headers missing)" >&2
+		echo "run.sh: no $kdir (kernel headers or build tree missing)" >&2
 		return 1
 	fi
 	mkdir -p "$dst"
@@ -333,12 +394,12 @@ copy_module()
 	echo "$base"
 }
 
-# stock_modules KVER MODULE: module files (under /lib/modules/KVER) to load
-# for MODULE, dependencies first, as modules.dep lists them.
+# stock_modules KVER MODULE: module files (relative to KVER's modules
+# directory) to load for MODULE, dependencies first, as modules.dep lists them.
 stock_modules()
 {
 	local line deps i
-	line=$(grep -E "(^|/)$2\.ko(\.[a-z]+)?:" "/lib/modules/$1/modules.dep" | head -n 1)
+	line=$(grep -E "(^|/)$2\.ko(\.[a-z]+)?:" "${kmoddir[$1]}/modules.dep" | head -n 1)
 	[ -n "$line" ] || return 1
 	read -r -a deps <<< "${line#*:}"
 	for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
@@ -373,7 +434,7 @@ pack_9p_modules()
 	for m in virtio_pci 9pnet_virtio 9p; do
 		stock_modules "$kver" "$m" || true
 	done | awk '!seen[$0]++' | while read -r f; do
-		copy_module "/lib/modules/$kver/$f" "$dir"
+		copy_module "${kmoddir[$kver]}/$f" "$dir"
 	done > "$dir/order"
 }
 
@@ -396,7 +457,8 @@ pack_qemu_root()
 	for f in kvmvapic.bin linuxboot.bin linuxboot_dma.bin pvh.bin; do
 		cp -L "/usr/share/qemu/$f" "$dir/usr/share/qemu/"
 	done
-	cp "/boot/vmlinuz-$kver" "$dir/boot/"
+	mkdir -p "$dir$(dirname "${kl2[$kver]}")"
+	cp "${kl2[$kver]}" "$dir${kl2[$kver]}"
 }
 
 # build_initrd KVER: build/initramfs/<machine>-KVER.cpio.gz with busybox,
@@ -433,7 +495,7 @@ build_initrd()
 	fi
 	run_list=$root.tests
 	cp "$root/harness/tests/TESTS" "$run_list"
-	vmm_env=(XKVM_L2_KERNEL="/boot/vmlinuz-$kver" XKVM_HOST_TOOLS="$here" \
+	vmm_env=(XKVM_L2_KERNEL="${kl2[$kver]}" XKVM_HOST_TOOLS="$here" \
 		 XKVM_L2_INITRD=/harness/l2-initrd.gz XKVM_9P_MODULES=/harness/9p)
 	for t in $(cat "$seldir/TESTS") demo exit_bench; do
 		[ -f "$seldir/$t" ] || continue
@@ -458,7 +520,7 @@ build_initrd()
 	m=$(stock_modules "$kver" "$MACHINE_STOCK_MODULE") ||
 		{ echo "run.sh: $MACHINE_STOCK_MODULE not in modules.dep of $kver" >&2; return 1; }
 	for f in $m; do
-		copy_module "/lib/modules/$kver/$f" "$root/harness/reference" || return 1
+		copy_module "${kmoddir[$kver]}/$f" "$root/harness/reference" || return 1
 	done > "$root/harness/reference/modules"
 	printf '%s\n' "${MACHINE_STOCK_UNLOAD[@]}" > "$root/harness/reference/unload"
 	printf '%s\n' XKVM_DEV=/dev/kvm XKVM_MODE=reference XKVM_CORE_MODULE=kvm \
@@ -484,8 +546,8 @@ boot()
 	rm -f "$boot_log" "$boot_log.emu"
 	t0=$SECONDS
 	boot_rc=0
-	machine_boot "/boot/vmlinuz-$kver" "$initrd" \
-		"xkvm_harness=$job xkvm_test_timeout=$test_timeout" \
+	machine_boot "${kimage[$kver]}" "$initrd" \
+		"xkvm_harness=$job xkvm_test_timeout=$test_timeout${kcmdline[$kver]:+ ${kcmdline[$kver]}}" \
 		"$boot_log" "$boot_timeout" "$bench" || boot_rc=$?
 	boot_secs=$((SECONDS - t0))
 	[ -f "$boot_log" ] || : > "$boot_log"
@@ -498,6 +560,10 @@ parse_tests()
 	awk -v pfx="$2" -v bootrc="$3" -v counts="$4" -v testsfile="$run_list" \
 	    -v tmo="$test_timeout" '
 	function fail(msg) { f++; print pfx "HARNESS FAIL: " msg }
+	function leak_object() {
+		if (obj != "" && objmod != "") { nleak++; if (leakline == "") leakline = obj " from " objmod }
+		obj = ""
+	}
 	function finish(rc, secs,    n) {
 		n = ""
 		if (bail) { f++; n = n " bailed-out" }
@@ -511,6 +577,17 @@ parse_tests()
 	BEGIN {
 		while ((getline t < testsfile) > 0) if (t != "") order[++ntests] = t
 		splat = "(Oops|BUG:|kernel BUG at|general protection fault|Kernel panic|WARNING: CPU:|Call Trace:|UBSAN:|soft lockup|blocked for more than|rcu: INFO:)"
+		# The checkers of the debug kernel: lockdep and RCU-lockdep reports
+		# ("WARNING: possible circular locking dependency detected",
+		# "WARNING: inconsistent lock state", "WARNING: suspicious RCU
+		# usage", ...: a WARNING: heading at the start of a message) and
+		# kmemleak giving up. KASAN, might_sleep, DEBUG_PREEMPT and
+		# workqueue lockups say "BUG:", UBSAN "UBSAN:".
+		splat = splat "|(^|\\] )WARNING: |INFO: trying to register non-static key|kmemleak: (Kernel memory leak detector disabled|Memory pool empty|Cannot )"
+		# kmemleak: only objects with xkvm or KVM code in their allocation
+		# backtrace count; the others belong to the kernel itself (boot-time
+		# false positives), counted and shown as a note.
+		leakmods = "\\[(xkvm|xkvm_amd|xkvm_intel|kvm|kvm_amd|kvm_intel|irqbypass)\\] *$"
 	}
 	{ gsub(/\r/, "") }
 	/^@@XH BEGIN / { begun = 1; next }
@@ -518,6 +595,14 @@ parse_tests()
 	/^@@XH END$/ { ended = 1; next }
 	/^@@XH DMESG-BEGIN/ { indmesg = 1 }
 	/^@@XH DMESG-END/ { indmesg = 0 }
+	/^@@XH KMEMLEAK-FAIL / { fail("kmemleak: " substr($0, 20)); next }
+	/^@@XH KMEMLEAK-BEGIN/ { inleak = 1; next }
+	/^@@XH KMEMLEAK-END/ { leak_object(); inleak = 0; next }
+	inleak {
+		if ($0 ~ /^unreferenced object /) { leak_object(); obj = $0; objmod = ""; nobj++ }
+		else if (obj != "" && objmod == "" && $0 ~ leakmods) { objmod = $0; sub(/^ *\[<[0-9a-f]+>\] */, "", objmod) }
+		next
+	}
 	/^@@XH TEST-BEGIN / {
 		cur = $4; inb = 1; started[cur] = 1
 		plan = -1; res = 0; bf = 0; bail = 0; skipplan = 0
@@ -559,6 +644,8 @@ parse_tests()
 				if (!(order[i] in started) && !inb)
 					fail("binary " order[i] " was not run")
 		if (splatline != "") fail("kernel oops/warning in the console log: " splatline)
+		if (nleak) fail("kmemleak: " nleak " unreferenced object(s) allocated through xkvm/KVM code, first: " leakline)
+		if (nobj > nleak) print pfx "# kmemleak: " nobj - nleak " unreferenced object(s) of the kernel itself, not counted"
 		if (bootrc == 124 || bootrc == 137) fail("boot timed out")
 		else if (!ended && !inb && begun) fail("the guest did not finish")
 		else if (bootrc != 0) fail("emulator exit status " bootrc)
