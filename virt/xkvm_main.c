@@ -4,7 +4,9 @@
  *
  * Owns: the system-fd ioctls (API version, capabilities, VM creation,
  * vCPU mmap size) and the device's lifetime.  The device exists only while
- * a vendor backend is registered; xkvm_dev_lock serialises that.
+ * a vendor backend is registered; xkvm_dev_lock serialises that.  As on
+ * KVM, the vendor module owns the device: every open /dev/xkvm pins it,
+ * so the backend a system-fd ioctl calls into cannot go away under it.
  * With devkvm=1, the same device is also registered as /dev/kvm (KVM's
  * misc minor 232) so that unmodified VMMs reach xkvm, unless another
  * driver (kvm.ko) already owns that name.
@@ -50,8 +52,8 @@ static long xkvm_dev_ioctl(struct file *filp, unsigned int ioctl,
 	}
 }
 
-static const struct file_operations xkvm_dev_fops = {
-	.owner		= THIS_MODULE,
+/* .owner is the registered vendor module (xkvm_dev_register). */
+static struct file_operations xkvm_dev_fops = {
 	.unlocked_ioctl	= xkvm_dev_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,
@@ -97,6 +99,7 @@ int xkvm_dev_register(struct module *vendor_owner)
 		goto out;
 	}
 	xkvm_vendor_owner = vendor_owner;
+	xkvm_dev_fops.owner = vendor_owner;
 	r = misc_register(&xkvm_dev);
 	if (r) {
 		pr_err("cannot register /dev/xkvm: %d\n", r);
@@ -129,6 +132,11 @@ void xkvm_dev_unregister(void)
 
 static int __init xkvm_init(void)
 {
+	int r;
+
+	r = xkvm_request_init();
+	if (r)
+		return r;
 	pr_info("core loaded (KVM API %d); waiting for a vendor module\n",
 		XKVM_API_VERSION);
 	return 0;
@@ -136,6 +144,7 @@ static int __init xkvm_init(void)
 
 static void __exit xkvm_exit(void)
 {
+	xkvm_request_exit();
 }
 
 module_init(xkvm_init);

@@ -5,8 +5,11 @@
  *
  * Updates are serialised by xkvm.slots_lock and publish a new sorted
  * array (RCU); readers hold xkvm.srcu.  Slot objects never change after
- * publication.  A deleted or moved slot's second-level mappings are zapped
- * once no reader can still see the old array.
+ * publication.  A deleted or moved slot's second-level mappings are taken
+ * away (xkvm_mmu_zap_gfn_range: zap, flush every vCPU, release the pages)
+ * once no reader can still see the old array: a fault holds xkvm.srcu from
+ * the slot lookup until its mapping is installed, so none can install a
+ * mapping of the old slot after the zap.
  */
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -157,7 +160,6 @@ int xkvm_set_memory_region(struct xkvm *vm,
 	enum xkvm_mr_change change;
 	xkvm_gfn_t base_gfn = mem->guest_phys_addr >> PAGE_SHIFT;
 	unsigned long npages = mem->memory_size >> PAGE_SHIFT;
-	bool flush = false;
 	int r;
 
 	r = xkvm_memslot_check(vm, mem);
@@ -202,12 +204,10 @@ int xkvm_set_memory_region(struct xkvm *vm,
 
 	if (old && (change == XKVM_MR_DELETE || change == XKVM_MR_MOVE)) {
 		spin_lock(&vm->mmu_lock);
-		flush = xkvm_arch_zap_gfn_range(vm, old->base_gfn,
-						old->base_gfn + old->npages);
+		xkvm_mmu_zap_gfn_range(vm, old->base_gfn,
+				       old->base_gfn + old->npages, true);
 		spin_unlock(&vm->mmu_lock);
 	}
-	if (flush)
-		xkvm_make_all_vcpus_request(vm, XKVM_REQ_TLB_FLUSH);
 
 	kfree(slots);
 	kfree(old);

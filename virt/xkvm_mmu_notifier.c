@@ -8,17 +8,19 @@
  *
  * Locks: SRCU read side for the memslots, then xkvm.mmu_lock, under which
  * the in-progress counter and sequence tell racing faults to retry.  The
- * remote TLB flush happens under mmu_lock, before a page can be freed.
+ * zap goes through xkvm_mmu_zap_gfn_range(): every vCPU is flushed before
+ * a page reference is dropped, and a large range gives mmu_lock up between
+ * batches when the notifier may sleep.
  */
 #include <linux/mm.h>
 
 #include <xkvm/xkvm_host.h>
 
-static bool xkvm_zap_hva_range(struct xkvm *vm, unsigned long start,
-			       unsigned long end)
+/* Take away every guest frame backed by host addresses [start, end). */
+static void xkvm_zap_hva_range(struct xkvm *vm, unsigned long start,
+			       unsigned long end, bool may_yield)
 {
 	struct xkvm_memslots *slots = srcu_dereference(vm->memslots, &vm->srcu);
-	bool flush = false;
 	int i;
 
 	for (i = 0; i < slots->nr; i++) {
@@ -29,18 +31,11 @@ static bool xkvm_zap_hva_range(struct xkvm *vm, unsigned long start,
 
 		if (lo >= hi)
 			continue;
-		flush |= xkvm_arch_zap_gfn_range(vm,
+		xkvm_mmu_zap_gfn_range(vm,
 			s->base_gfn + ((lo - s->userspace_addr) >> PAGE_SHIFT),
-			s->base_gfn + ((hi - s->userspace_addr + PAGE_SIZE - 1) >> PAGE_SHIFT));
+			s->base_gfn + ((hi - s->userspace_addr + PAGE_SIZE - 1) >> PAGE_SHIFT),
+			may_yield);
 	}
-	return flush;
-}
-
-static void xkvm_zap_and_flush(struct xkvm *vm, unsigned long start,
-			       unsigned long end)
-{
-	if (xkvm_zap_hva_range(vm, start, end))
-		xkvm_make_all_vcpus_request(vm, XKVM_REQ_TLB_FLUSH);
 }
 
 static int xkvm_mn_invalidate_range_start(struct mmu_notifier *mn,
@@ -52,7 +47,8 @@ static int xkvm_mn_invalidate_range_start(struct mmu_notifier *mn,
 	idx = srcu_read_lock(&vm->srcu);
 	spin_lock(&vm->mmu_lock);
 	vm->mmu_invalidate_in_progress++;
-	xkvm_zap_and_flush(vm, range->start, range->end);
+	xkvm_zap_hva_range(vm, range->start, range->end,
+			   mmu_notifier_range_blockable(range));
 	spin_unlock(&vm->mmu_lock);
 	srcu_read_unlock(&vm->srcu, idx);
 	return 0;
@@ -77,7 +73,7 @@ static void xkvm_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 	idx = srcu_read_lock(&vm->srcu);
 	spin_lock(&vm->mmu_lock);
 	vm->mmu_invalidate_seq++;
-	xkvm_zap_and_flush(vm, 0, ULONG_MAX);
+	xkvm_zap_hva_range(vm, 0, ULONG_MAX, true);
 	spin_unlock(&vm->mmu_lock);
 	srcu_read_unlock(&vm->srcu, idx);
 }

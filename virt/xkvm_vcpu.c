@@ -5,7 +5,11 @@
  *
  * Every vCPU ioctl, KVM_RUN included, runs under xkvm_vcpu.mutex, so one
  * thread at a time drives a vCPU; others wait (killable).  Creation takes
- * xkvm.lock to check the id and publish the vCPU.
+ * xkvm.lock to check the id and publish the vCPU, and holds the new vCPU's
+ * mutex until it is online: its fd may be used the moment it exists, but
+ * the first ioctl waits until the vCPU can be found by requests.  A vCPU
+ * whose fd cannot be made is torn down again before it is ever online, so
+ * nothing that walks the online vCPUs (MMU notifiers, requests) can see it.
  */
 #include <linux/anon_inodes.h>
 #include <linux/fs.h>
@@ -77,6 +81,7 @@ static const struct file_operations xkvm_vcpu_fops = {
 
 static void xkvm_vcpu_free(struct xkvm_vcpu *vcpu)
 {
+	xkvm_vcpu_entry_free(vcpu);
 	free_page((unsigned long)vcpu->pio_data);
 	free_page((unsigned long)vcpu->run);
 	kfree(vcpu);
@@ -97,7 +102,7 @@ static struct xkvm_vcpu *xkvm_vcpu_alloc(struct xkvm *vm, u32 id)
 		return NULL;
 	vcpu->run = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 	vcpu->pio_data = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-	if (!vcpu->run || !vcpu->pio_data) {
+	if (!vcpu->run || !vcpu->pio_data || xkvm_vcpu_entry_init(vcpu)) {
 		xkvm_vcpu_free(vcpu);
 		return NULL;
 	}
@@ -106,6 +111,7 @@ static struct xkvm_vcpu *xkvm_vcpu_alloc(struct xkvm *vm, u32 id)
 	vcpu->cpu = -1;
 	vcpu->mode = XKVM_OUTSIDE_GUEST_MODE;
 	mutex_init(&vcpu->mutex);
+	rcuwait_init(&vcpu->wait);
 	return vcpu;
 }
 
@@ -156,15 +162,21 @@ int xkvm_vcpu_create(struct xkvm *vm, unsigned long id)
 	if (r)
 		goto unlock;
 
+	/* taken before the fd exists: its first ioctl waits for online */
+	mutex_lock(&vcpu->mutex);
 	xkvm_vm_get(vm);
 	snprintf(name, sizeof(name), "xkvm-vcpu:%u", vcpu->vcpu_id);
 	r = anon_inode_getfd(name, &xkvm_vcpu_fops, vcpu, O_RDWR | O_CLOEXEC);
 	if (r < 0) {
 		xa_erase(&vm->vcpus, vcpu->vcpu_idx);
 		refcount_dec(&vm->refcount);	/* the VM fd still holds one */
+		mutex_unlock(&vcpu->mutex);
 		goto unlock;
 	}
+	/* the vCPU is complete before xkvm_for_each_vcpu() can reach it */
+	smp_mb__before_atomic();
 	atomic_inc(&vm->online_vcpus);
+	mutex_unlock(&vcpu->mutex);
 	mutex_unlock(&vm->lock);
 	return r;
 

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * xkvm_vm.c - VM objects: creation, the VM fd and its ioctls, reference
- * counting and destruction, and requests broadcast to all vCPUs.
+ * counting and destruction.
  *
  * Locks: takes xkvm.lock only through xkvm_vcpu_create().  Destruction runs
  * when the last reference (VM fd or vCPU fd) goes, so no lock is needed
- * there: nobody else can reach the VM.
+ * there: nobody else can reach the VM.  Requests to all vCPUs live in
+ * xkvm_request.c.
  */
 #define pr_fmt(fmt) "xkvm: " fmt
 
@@ -45,33 +46,6 @@ void xkvm_vm_put(struct xkvm *vm)
 {
 	if (refcount_dec_and_test(&vm->refcount))
 		xkvm_vm_destroy(vm);
-}
-
-static void xkvm_ipi_nop(void *unused)
-{
-}
-
-/*
- * Set request @req on every vCPU and wait until each vCPU that was in
- * guest mode has left it, so it will see the request before it enters
- * again.  Pairs with the mode/request check in the run loop.
- */
-void xkvm_make_all_vcpus_request(struct xkvm *vm, unsigned int req)
-{
-	struct xkvm_vcpu *vcpu;
-	unsigned long i;
-	int cpu;
-
-	xa_for_each(&vm->vcpus, i, vcpu) {
-		set_bit(req, &vcpu->requests);
-		smp_mb__after_atomic();
-		if (cmpxchg(&vcpu->mode, XKVM_IN_GUEST_MODE,
-			    XKVM_EXITING_GUEST_MODE) != XKVM_IN_GUEST_MODE)
-			continue;
-		cpu = READ_ONCE(vcpu->cpu);
-		if (cpu >= 0 && cpu != raw_smp_processor_id())
-			smp_call_function_single(cpu, xkvm_ipi_nop, NULL, 1);
-	}
 }
 
 static long xkvm_vm_ioctl(struct file *filp, unsigned int ioctl,

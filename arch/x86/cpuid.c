@@ -110,8 +110,9 @@ int xkvm_x86_guest_maxphyaddr(struct xkvm_vcpu *vcpu)
 
 /*
  * Bits that follow the guest's state rather than the table, as on real
- * CPUs: OSXSAVE mirrors CR4.OSXSAVE, APIC mirrors the APIC-base enable,
- * and leaf 0xD reports the XSAVE size of the XCR0 the guest enabled.
+ * CPUs: OSXSAVE mirrors CR4.OSXSAVE, OSPKE mirrors CR4.PKE, APIC mirrors
+ * the APIC-base enable, and leaf 0xD reports the XSAVE size of the XCR0
+ * the guest enabled.
  */
 static void xkvm_x86_cpuid_runtime(struct xkvm_vcpu *vcpu, u32 leaf, u32 sub,
 				   u32 *b, u32 *c, u32 *d)
@@ -123,6 +124,10 @@ static void xkvm_x86_cpuid_runtime(struct xkvm_vcpu *vcpu, u32 leaf, u32 sub,
 			     ((vcpu->arch.state.cr4 & X86_CR4_OSXSAVE) ? BIT(27) : 0);
 		*d = (*d & ~BIT(9)) |
 		     ((vcpu->arch.apic_base & MSR_IA32_APICBASE_ENABLE) ? BIT(9) : 0);
+	} else if (leaf == 7 && sub == 0) {
+		xkvm_x86_state_need(vcpu, XKVM_STATE_CRS);
+		*c = (*c & ~BIT(4)) |
+		     ((vcpu->arch.state.cr4 & X86_CR4_PKE) ? BIT(4) : 0);
 	} else if (leaf == 0xd && sub == 0) {
 		*b = xkvm_x86_xsave_size(vcpu->arch.xcr0);
 	}

@@ -8,7 +8,8 @@
  * The hypervisor bit is left to the VMM, as KVM does.
  * Only features that work go in: no VMX/SVM (no nested virtualisation),
  * no x2APIC or TSC deadline (no in-kernel LAPIC), no RDTSCP/RDPID (TSC_AUX
- * is not switched), no PKU, no XSAVES (no XSS), no paravirtual features.
+ * is not offered), no XSAVES (no XSS), no paravirtual features.  PKU only
+ * where the host uses it (OSPKE), so that PKRU can be switched.
  * Stateless; callable from any thread.
  */
 #include <linux/slab.h>
@@ -33,6 +34,7 @@
 			 BIT(28) | BIT(29) | BIT(30) | BIT(31))
 #define LEAF7_ECX	(BIT(1) | BIT(2) | BIT(6) | BIT(8) | BIT(9) | \
 			 BIT(10) | BIT(11) | BIT(12) | BIT(14))
+#define LEAF7_ECX_PKU	BIT(3)	/* PKRU is switched with the guest (run.c) */
 #define LEAF7_EDX	BIT(4)
 #define LEAFD1_EAX	(BIT(0) | BIT(1) | BIT(2))
 #define EXT1_ECX	(BIT(0) | BIT(5) | BIT(6) | BIT(7) | BIT(8) | \
@@ -69,7 +71,8 @@ u64 xkvm_x86_supported_xcr0(void)
 		return 0;
 	return xgetbv(XCR_XFEATURE_ENABLED_MASK) &
 	       xstate_get_guest_group_perm() &
-	       (XFEATURE_MASK_FPSSE | XFEATURE_MASK_YMM | XFEATURE_MASK_AVX512);
+	       (XFEATURE_MASK_FPSSE | XFEATURE_MASK_YMM | XFEATURE_MASK_AVX512 |
+		XFEATURE_MASK_PKRU);
 }
 
 /* Standard-format XSAVE size for the features in @xcr0. */
@@ -115,7 +118,8 @@ static int xkvm_cpuid_basic(struct xkvm_cpuid_table *t)
 	if (!(xcr0 & XFEATURE_MASK_AVX512))
 		e->ebx &= ~(BIT(16) | BIT(17) | BIT(21) | BIT(28) | BIT(30) |
 			    BIT(31));
-	e->ecx &= LEAF7_ECX;
+	e->ecx &= LEAF7_ECX |
+		  (cpu_feature_enabled(X86_FEATURE_OSPKE) ? LEAF7_ECX_PKU : 0);
 	if (!(xcr0 & XFEATURE_MASK_AVX512))
 		e->ecx &= ~(BIT(1) | BIT(6) | BIT(11) | BIT(12) | BIT(14));
 	e->edx &= LEAF7_EDX;

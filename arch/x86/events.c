@@ -24,17 +24,24 @@ bool xkvm_x86_ready_for_interrupt(struct xkvm_vcpu *vcpu)
 	       xkvm_x86_ops->interrupt_allowed(vcpu);
 }
 
+/* An event is waiting that the guest can be woken for. */
+bool xkvm_arch_vcpu_runnable(struct xkvm_vcpu *vcpu)
+{
+	return vcpu->arch.exception.pending || vcpu->arch.nmi.pending ||
+	       vcpu->arch.interrupt.pending;
+}
+
 /* Before an entry: does userspace want to hear when IRQs can be taken? */
 void xkvm_x86_prepare_events(struct xkvm_vcpu *vcpu)
 {
-	vcpu->arch.irq_window = vcpu->run->request_interrupt_window &&
+	vcpu->arch.irq_window = vcpu->arch.request_irq_window &&
 				!vcpu->arch.interrupt.pending;
 }
 
 /* After an exit: is the window userspace asked for open now? */
 bool xkvm_x86_irq_window_open(struct xkvm_vcpu *vcpu)
 {
-	if (!vcpu->run->request_interrupt_window ||
+	if (!vcpu->arch.request_irq_window ||
 	    !xkvm_x86_ready_for_interrupt(vcpu))
 		return false;
 	vcpu->run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;

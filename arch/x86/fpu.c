@@ -6,7 +6,7 @@
  *
  * Outside KVM_RUN the guest state lives in the guest fpstate in memory
  * (fpu_swap_kvm_fpstate saved it), so these ioctls, serialised by the
- * vCPU mutex, read and write it there.
+ * vCPU mutex, read and write it there; PKRU lives in vcpu->arch.pkru.
  */
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -69,7 +69,7 @@ static long xkvm_get_xsave(struct xkvm_vcpu *vcpu, struct kvm_xsave __user *uarg
 		return -ENOMEM;
 	fpu_copy_guest_fpstate_to_uabi(&vcpu->arch.guest_fpu, x->region,
 				       sizeof(x->region),
-				       xkvm_x86_supported_xcr0(), 0);
+				       xkvm_x86_supported_xcr0(), vcpu->arch.pkru);
 	if (copy_to_user(uarg, x, sizeof(*x)))
 		r = -EFAULT;
 	kfree(x);
@@ -79,14 +79,15 @@ static long xkvm_get_xsave(struct xkvm_vcpu *vcpu, struct kvm_xsave __user *uarg
 static long xkvm_set_xsave(struct xkvm_vcpu *vcpu, struct kvm_xsave __user *uarg)
 {
 	struct kvm_xsave *x;
-	u32 pkru = 0;
 	long r;
 
 	x = memdup_user(uarg, sizeof(*x));
 	if (IS_ERR(x))
 		return PTR_ERR(x);
+	/* PKRU is kept beside the fpstate (run.c switches it) */
 	r = fpu_copy_uabi_to_guest_fpstate(&vcpu->arch.guest_fpu, x->region,
-					   xkvm_x86_supported_xcr0(), &pkru);
+					   xkvm_x86_supported_xcr0(),
+					   &vcpu->arch.pkru);
 	kfree(x);
 	return r;
 }

@@ -6,14 +6,18 @@
  * the exits that end in userspace (port I/O, HLT, shutdown, entry failure,
  * unexpected exits) or need no emulation (XSETBV, NOP-like instructions).
  *
- * Runs in the vCPU's own thread under xkvm_vcpu.mutex.  vcpu->mode and
- * vcpu->requests pair with xkvm_make_all_vcpus_request(): the mode is set
- * to IN_GUEST with interrupts off before requests are checked, so a kick
- * either is seen here or forces the guest out at once.
+ * Runs in the vCPU's own thread under xkvm_vcpu.mutex.  Every round of
+ * the loop takes requests and does the kernel's entry work (signals,
+ * rescheduling, notify-resume: virt/xkvm_entry.c) with interrupts on,
+ * then with interrupts off loads the guest FPU if it was taken away,
+ * enters guest mode (virt/xkvm_request.c: a request made from then on
+ * kicks the vCPU out) and checks once more, then enters the guest.
+ * Guest XCR0 and PKRU are live only between entry and exit.
  */
 #include <linux/sched/signal.h>
 #include <asm/fpu/api.h>
 #include <asm/fpu/xcr.h>
+#include <asm/pkru.h>
 #include <asm/trapnr.h>
 
 #include <xkvm/xkvm_compat.h>
@@ -189,46 +193,87 @@ static void xkvm_x86_put_guest_xcr0(struct xkvm_vcpu *vcpu)
 	xsetbv(XCR_XFEATURE_ENABLED_MASK, xkvm_host_xcr0);
 }
 
+/* Requests of other threads, taken with interrupts on before an entry. */
+static void xkvm_x86_handle_requests(struct xkvm_vcpu *vcpu)
+{
+	if (xkvm_check_request(XKVM_REQ_TLB_FLUSH, vcpu))
+		vcpu->arch.tlb_flush_pending = true;
+}
+
+/*
+ * PKRU: the host's is the VMM thread's; the guest's is in the CPU only
+ * between entry and exit, and only once the guest can use it at all
+ * (CR4.PKE, or PKRU in XCR0 for XRSTOR).  WRPKRU and XRSTOR need no exit,
+ * so after an exit the live value is the guest's and is read back.
+ * Returns whether the guest's PKRU is live for this entry.
+ */
+static bool xkvm_x86_load_guest_pkru(struct xkvm_vcpu *vcpu)
+{
+	if (!cpu_feature_enabled(X86_FEATURE_OSPKE))
+		return false;
+	if (!(vcpu->arch.xcr0 & XFEATURE_MASK_PKRU)) {
+		xkvm_x86_state_need(vcpu, XKVM_STATE_CRS);
+		if (!(vcpu->arch.state.cr4 & X86_CR4_PKE))
+			return false;
+	}
+	if (vcpu->arch.pkru != vcpu->arch.host_pkru)
+		write_pkru(vcpu->arch.pkru);
+	return true;
+}
+
+static void xkvm_x86_put_guest_pkru(struct xkvm_vcpu *vcpu)
+{
+	vcpu->arch.pkru = read_pkru();
+	if (vcpu->arch.pkru != vcpu->arch.host_pkru)
+		write_pkru(vcpu->arch.host_pkru);
+}
+
 /* One entry and exit.  Returns like an exit handler. */
 static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 {
-	bool flush;
+	bool flush, pkru;
 	int r;
 
-	if (test_thread_flag(TIF_NEED_FPU_LOAD))
-		switch_fpu_return();
+	if (xkvm_request_pending(vcpu))
+		xkvm_x86_handle_requests(vcpu);
+	r = xkvm_vcpu_handle_entry_work(vcpu);
+	if (r)
+		return r;
 
 	preempt_disable();
 	local_irq_disable();
-	smp_store_mb(vcpu->mode, XKVM_IN_GUEST_MODE);
-
 	/*
-	 * Only signals and rescheduling stop the loop; other return-to-user
-	 * work (task work, rseq) waits until KVM_RUN returns.
+	 * The kernel's FPU rule: with interrupts off nothing (preemption, a
+	 * softirq's kernel_fpu_begin()) can take the guest's registers away
+	 * between this check and the entry.
 	 */
-	if (need_resched() || signal_pending(current)) {
-		WRITE_ONCE(vcpu->mode, XKVM_OUTSIDE_GUEST_MODE);
+	if (test_thread_flag(TIF_NEED_FPU_LOAD))
+		switch_fpu_return();
+
+	xkvm_vcpu_enter_guest_mode(vcpu);
+	if (xkvm_request_pending(vcpu) || xkvm_vcpu_entry_work_pending()) {
+		xkvm_vcpu_exit_guest_mode(vcpu);
 		local_irq_enable();
 		preempt_enable();
-		if (signal_pending(current)) {
-			vcpu->run->exit_reason = KVM_EXIT_INTR;
-			return -EINTR;
-		}
-		cond_resched();
-		return 1;
+		return 1;	/* handled at the top of the next round */
 	}
 
-	flush = xkvm_check_request(XKVM_REQ_TLB_FLUSH, vcpu);
-	vcpu->cpu = smp_processor_id();
+	flush = vcpu->arch.tlb_flush_pending;
+	vcpu->arch.tlb_flush_pending = false;
 	vcpu->arch.has_run = true;
 	xkvm_x86_prepare_events(vcpu);
 	xkvm_x86_load_guest_xcr0(vcpu);
+	pkru = xkvm_x86_load_guest_pkru(vcpu);
+	xkvm_guest_timing_enter();
 
 	xkvm_x86_ops->enter_guest(vcpu, flush);
 
 	vcpu->arch.state_valid = 0;
+	if (pkru)
+		xkvm_x86_put_guest_pkru(vcpu);
 	xkvm_x86_put_guest_xcr0(vcpu);
-	smp_store_release(&vcpu->mode, XKVM_OUTSIDE_GUEST_MODE);
+	xkvm_vcpu_exit_guest_mode(vcpu);
+	xkvm_guest_timing_exit();
 	local_irq_enable();
 	preempt_enable();
 
@@ -262,12 +307,19 @@ static void xkvm_x86_post_run(struct xkvm_vcpu *vcpu)
 int xkvm_arch_vcpu_run(struct xkvm_vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
+	u64 cr8;
 	int r;
 
+	/* the page is shared with userspace: each field is read once */
+	cr8 = READ_ONCE(run->cr8);
 	run->flags = 0;
-	if (run->kvm_valid_regs || run->kvm_dirty_regs || run->cr8 > 15)
+	if (READ_ONCE(run->kvm_valid_regs) || READ_ONCE(run->kvm_dirty_regs) ||
+	    cr8 > 15)
 		return -EINVAL;
-	vcpu->arch.cr8 = run->cr8;
+	vcpu->arch.cr8 = cr8;
+	vcpu->arch.request_irq_window = READ_ONCE(run->request_interrupt_window);
+	if (cpu_feature_enabled(X86_FEATURE_OSPKE))
+		vcpu->arch.host_pkru = read_pkru();
 
 	fpu_swap_kvm_fpstate(&vcpu->arch.guest_fpu, true);
 	/* finishing the last exit may need another exit at once, as on KVM */

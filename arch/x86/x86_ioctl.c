@@ -19,9 +19,14 @@
 
 #include <xkvm_x86.h>
 
+/*
+ * Guest-physical address bits a memslot may use: the host's, but no more
+ * than the 4-level second-level tables map (48); higher frames would
+ * alias lower ones in the tables.
+ */
 int xkvm_arch_max_phys_bits(void)
 {
-	return boot_cpu_data.x86_phys_bits;
+	return min_t(int, boot_cpu_data.x86_phys_bits, 48);
 }
 
 int xkvm_arch_check_extension(struct xkvm *vm, long cap)
@@ -220,6 +225,7 @@ int xkvm_arch_vcpu_create(struct xkvm_vcpu *vcpu)
 void xkvm_arch_vcpu_destroy(struct xkvm_vcpu *vcpu)
 {
 	xkvm_x86_ops->vcpu_free(vcpu);
+	xkvm_tdp_vcpu_free(vcpu);
 	fpu_free_guest_fpstate(&vcpu->arch.guest_fpu);
 	kvfree(vcpu->arch.cpuid);
 }

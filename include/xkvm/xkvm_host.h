@@ -10,7 +10,8 @@
  *   xkvm.lock  >  xkvm_vcpu.mutex  >  xkvm.slots_lock  >  SRCU read side of
  *   xkvm.srcu  >  xkvm.mmu_lock (spinlock)
  * Lifetime: a VM is refcounted; its fd and every vCPU fd hold a reference.
- * vCPUs are freed only when the VM is destroyed.
+ * A vCPU is visible to others (xkvm_for_each_vcpu) only once its fd
+ * exists (online_vcpus), and is freed only when the VM is destroyed.
  */
 #ifndef XKVM_HOST_H
 #define XKVM_HOST_H
@@ -19,6 +20,7 @@
 #include <linux/mm_types.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/rcuwait.h>
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/srcu.h>
@@ -62,8 +64,13 @@ struct xkvm {
 
 	struct mutex lock;		/* vCPU creation, VM-wide settings */
 	u32 created_vcpus;		/* lock */
-	struct xarray vcpus;		/* index = creation order; stores under lock */
-	atomic_t online_vcpus;
+	/*
+	 * index = creation order; stores under lock.  Entries below
+	 * online_vcpus are complete vCPUs with an fd; others may still be
+	 * torn down by a failing KVM_CREATE_VCPU and must not be touched.
+	 */
+	struct xarray vcpus;
+	atomic_t online_vcpus;		/* increments under lock, read acquire */
 
 	struct mutex slots_lock;	/* serialises memslot updates */
 	struct srcu_struct srcu;	/* read side for memslots */
@@ -89,8 +96,16 @@ enum xkvm_vcpu_mode {
 	XKVM_EXITING_GUEST_MODE,
 };
 
-/* Requests made to a vCPU by others; handled before the next entry. */
-#define XKVM_REQ_TLB_FLUSH	0
+/*
+ * Requests made to a vCPU by others (virt/xkvm_request.c); the vCPU
+ * handles them before its next entry.  XKVM_REQ_WAIT in a request number
+ * means the requester waits until every vCPU in guest mode has left it.
+ */
+#define XKVM_REQ_WAIT		BIT(8)
+#define XKVM_REQ_MASK		(XKVM_REQ_WAIT - 1)
+#define XKVM_REQ_TLB_FLUSH	(0 | XKVM_REQ_WAIT)	/* flush guest TLB tags */
+
+struct kvm_vcpu;
 
 struct xkvm_vcpu {
 	struct xkvm *vm;
@@ -99,11 +114,26 @@ struct xkvm_vcpu {
 	struct mutex mutex;		/* held by KVM_RUN and every vCPU ioctl */
 	struct kvm_run *run;		/* shared page 0 of the vCPU mmap */
 	void *pio_data;			/* shared page 1: port I/O data */
-	int cpu;			/* physical CPU it last ran on, -1 if none */
-	int mode;			/* enum xkvm_vcpu_mode, set by its own thread */
+	/*
+	 * Physical CPU it runs or last ran on, -1 if none; written by the
+	 * vCPU thread before mode becomes IN_GUEST, so a requester that
+	 * sees IN_GUEST finds the right CPU here.
+	 */
+	int cpu;
+	int mode;			/* enum xkvm_vcpu_mode, see xkvm_request.c */
 	unsigned long requests;		/* XKVM_REQ_* bits, set by anyone */
+	struct rcuwait wait;		/* the vCPU thread blocked in xkvm_vcpu_block */
+	struct kvm_vcpu *entry_standin;	/* see xkvm_entry.c */
 	struct xkvm_vcpu_arch arch;
 };
+
+/*
+ * Every vCPU whose creation completed.  A vCPU is never freed while its
+ * VM lives, so the pointer stays valid without a lock.
+ */
+#define xkvm_for_each_vcpu(idx, vcpu, vm)				\
+	for ((idx) = 0; (idx) < atomic_read_acquire(&(vm)->online_vcpus) && \
+	     ((vcpu) = xa_load(&(vm)->vcpus, (idx))); (idx)++)
 
 /* virt/xkvm_main.c: the /dev/xkvm device, registered by the architecture. */
 int xkvm_dev_register(struct module *vendor_owner);
@@ -114,7 +144,27 @@ struct module *xkvm_vendor_get(void);
 int xkvm_vm_create_fd(unsigned long type);
 void xkvm_vm_get(struct xkvm *vm);
 void xkvm_vm_put(struct xkvm *vm);
+
+/* virt/xkvm_request.c: requests, kicks and blocking */
+void xkvm_make_request(unsigned int req, struct xkvm_vcpu *vcpu);
+void xkvm_vcpu_kick(struct xkvm_vcpu *vcpu);
 void xkvm_make_all_vcpus_request(struct xkvm *vm, unsigned int req);
+void xkvm_vcpu_enter_guest_mode(struct xkvm_vcpu *vcpu);
+void xkvm_vcpu_exit_guest_mode(struct xkvm_vcpu *vcpu);
+bool xkvm_vcpu_wake_up(struct xkvm_vcpu *vcpu);
+void xkvm_vcpu_block(struct xkvm_vcpu *vcpu);
+int xkvm_request_init(void);
+void xkvm_request_exit(void);
+
+/* virt/xkvm_entry.c: the kernel's rules around a guest entry */
+int xkvm_vcpu_entry_init(struct xkvm_vcpu *vcpu);
+void xkvm_vcpu_entry_free(struct xkvm_vcpu *vcpu);
+bool xkvm_vcpu_entry_work_pending(void);
+int xkvm_vcpu_handle_entry_work(struct xkvm_vcpu *vcpu);
+void xkvm_guest_timing_enter(void);
+void xkvm_guest_timing_exit(void);
+void xkvm_guest_state_enter(void);
+void xkvm_guest_state_exit(void);
 
 /* virt/xkvm_memslot.c */
 int xkvm_set_memory_region(struct xkvm *vm,
@@ -137,11 +187,15 @@ static inline bool xkvm_request_pending(struct xkvm_vcpu *vcpu)
 	return READ_ONCE(vcpu->requests);
 }
 
+/* Take request @req if it is pending; the vCPU's own thread only. */
 static inline bool xkvm_check_request(unsigned int req, struct xkvm_vcpu *vcpu)
 {
-	if (!test_bit(req, &vcpu->requests))
+	unsigned int nr = req & XKVM_REQ_MASK;
+
+	if (!test_bit(nr, &vcpu->requests))
 		return false;
-	clear_bit(req, &vcpu->requests);
+	clear_bit(nr, &vcpu->requests);
+	/* what the requester did before asking is visible from here on */
 	smp_mb__after_atomic();
 	return true;
 }
@@ -149,6 +203,24 @@ static inline bool xkvm_check_request(unsigned int req, struct xkvm_vcpu *vcpu)
 /* virt/xkvm_mmu_notifier.c */
 int xkvm_mmu_notifier_init(struct xkvm *vm);
 void xkvm_mmu_notifier_exit(struct xkvm *vm);
+
+/*
+ * Host pages the architecture has unmapped from the second-level tables
+ * and not yet released: they are released (virt/xkvm_mmu.c) only after
+ * every vCPU's TLB is flushed, so no vCPU can reach a freed page.
+ */
+#define XKVM_ZAP_BATCH		64
+struct xkvm_zap_batch {
+	unsigned int nr;
+	DECLARE_BITMAP(dirty, XKVM_ZAP_BATCH);	/* was mapped writable */
+	struct page *pages[XKVM_ZAP_BATCH];
+};
+
+/* virt/xkvm_mmu.c: the one way to take guest frames away */
+void xkvm_mmu_zap_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
+			    xkvm_gfn_t end, bool may_yield);
+void xkvm_zap_batch_add(struct xkvm_zap_batch *b, struct page *page,
+			bool dirty);
 
 /*
  * The architecture's side of the contract (arch/x86/ implements it).
@@ -161,12 +233,18 @@ long xkvm_arch_dev_ioctl(unsigned int ioctl, unsigned long arg);
 long xkvm_arch_vm_ioctl(struct xkvm *vm, unsigned int ioctl,
 			unsigned long arg);
 int xkvm_arch_vcpu_run(struct xkvm_vcpu *vcpu);
+/* A blocked vCPU has something to do (an event it can take). */
+bool xkvm_arch_vcpu_runnable(struct xkvm_vcpu *vcpu);
 long xkvm_arch_vcpu_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 			  unsigned long arg);
 int xkvm_arch_check_extension(struct xkvm *vm, long cap);
 int xkvm_arch_max_phys_bits(void);
-/* Drop every second-level mapping of [start, end) of a slot; true if any. */
-bool xkvm_arch_zap_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
-			     xkvm_gfn_t end);
+/*
+ * Clear the second-level mappings of [start, end) under mmu_lock, moving
+ * their page references into @b; stop early when @b is full.  Returns the
+ * first frame not yet done (@end when finished).
+ */
+xkvm_gfn_t xkvm_arch_zap_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
+				   xkvm_gfn_t end, struct xkvm_zap_batch *b);
 
 #endif /* XKVM_HOST_H */

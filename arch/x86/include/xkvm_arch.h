@@ -142,6 +142,12 @@ struct xkvm_x86_msrs {
 	u64 mce_banks[XKVM_MAX_MCE_BANKS * 4];	/* CTL, STATUS, ADDR, MISC */
 };
 
+/* Zeroed pages for the second-level tables, taken by one fault. */
+struct xkvm_x86_page_cache {
+	int nr;
+	void *pages[3];		/* the table levels below the root */
+};
+
 struct xkvm_arch {
 	u32 tss_addr;			/* KVM_SET_TSS_ADDR (lock) */
 	u64 identity_map_addr;		/* KVM_SET_IDENTITY_MAP_ADDR (lock) */
@@ -167,9 +173,14 @@ struct xkvm_vcpu_arch {
 	struct xkvm_x86_interrupt interrupt;	/* (own) */
 	struct xkvm_x86_nmi nmi;		/* (own) */
 	bool irq_window;			/* (own) exit when IRQs can be taken */
+	bool request_irq_window;		/* (own) kvm_run's, read at KVM_RUN */
+	bool tlb_flush_pending;			/* (own) XKVM_REQ_TLB_FLUSH taken */
+	u32 pkru, host_pkru;			/* (own) guest PKRU; the VMM's */
 	struct xkvm_x86_msrs msrs;		/* (own) */
 	u32 mp_state;				/* (own) KVM_MP_STATE_* */
 	struct xkvm_x86_pending_io pending;	/* (own) */
+
+	struct xkvm_x86_page_cache tdp_cache;	/* (own) */
 
 	bool has_run;			/* (own) KVM_RUN was called */
 	struct kvm_cpuid_entry2 *cpuid;	/* (own) KVM_SET_CPUID2 table */

@@ -191,6 +191,7 @@ int xkvm_x86_fetch_insn(struct xkvm_vcpu *vcpu, u8 *buf, int len);
 /* Two-dimensional paging (arch/x86/mmu/tdp.c). */
 int xkvm_tdp_init(struct xkvm *vm);
 void xkvm_tdp_destroy(struct xkvm *vm);
+void xkvm_tdp_vcpu_free(struct xkvm_vcpu *vcpu);
 phys_addr_t xkvm_tdp_root_pa(struct xkvm *vm);
 
 /* Run loop (arch/x86/run.c). */

@@ -6,8 +6,11 @@
  *
  * The entry format comes from the vendor (xkvm_tdp_format), so this file
  * knows neither NPT nor EPT.  Each present leaf holds one reference on its
- * host page; zapping a leaf drops it (marking the page dirty if it was
- * writable).  Table pages live until the VM is destroyed.
+ * host page; zapping a leaf hands the reference to the caller's batch
+ * (virt/xkvm_mmu.c drops it after the TLB flush, marking the page dirty if
+ * it was writable).  A read fault maps the page read-only unless the host
+ * maps it writable already; a later write fault adds the permission.
+ * Table pages live until the VM is destroyed.
  *
  * Locks: the tables are changed only under xkvm.mmu_lock.  A fault looks
  * the page up without the lock, then installs it under the lock only if
@@ -22,6 +25,8 @@
 #define TDP_LEVELS	4
 #define TDP_ENTRIES	512
 #define TDP_ADDR_MASK	GENMASK_ULL(51, 12)
+/* Frames the 4-level tables can map: guest-physical addresses below 2^48. */
+#define TDP_MAX_GFN	(1ULL << (9 * TDP_LEVELS))
 
 static inline bool tdp_present(u64 pte)
 {
@@ -50,51 +55,53 @@ phys_addr_t xkvm_tdp_root_pa(struct xkvm *vm)
 }
 EXPORT_SYMBOL_GPL(xkvm_tdp_root_pa);
 
-static void tdp_release_leaf(u64 pte)
-{
-	struct page *page = pfn_to_page((pte & TDP_ADDR_MASK) >> PAGE_SHIFT);
-	const struct xkvm_tdp_format *f = xkvm_x86_ops->tdp;
-
-	if ((pte & f->writable) && !PageReserved(page))
-		SetPageDirty(page);
-	put_page(page);
-}
-
-/* Zap leaves of [start, end) below @table, which maps from gfn @base. */
+/*
+ * Clear the leaves of [*start, end) below @table, which maps from gfn
+ * @base, into @b.  Stops when @b is full; *start is then the first frame
+ * not done.  Returns false when it stopped early.
+ */
 static bool tdp_zap_level(u64 *table, int level, xkvm_gfn_t base,
-			  xkvm_gfn_t start, xkvm_gfn_t end)
+			  xkvm_gfn_t *start, xkvm_gfn_t end,
+			  struct xkvm_zap_batch *b)
 {
+	const struct xkvm_tdp_format *f = xkvm_x86_ops->tdp;
 	xkvm_gfn_t span = 1ULL << (9 * (level - 1));
-	bool zapped = false;
-	int i;
+	int i = (*start - base) >> (9 * (level - 1));
 
-	for (i = 0; i < TDP_ENTRIES; i++) {
+	for (; i < TDP_ENTRIES; i++) {
 		xkvm_gfn_t lo = base + i * span;
+		u64 pte = table[i];
 
-		if (lo + span <= start)
-			continue;
 		if (lo >= end)
 			break;
-		if (!tdp_present(table[i]))
-			continue;
-		if (level == 1) {
-			tdp_release_leaf(table[i]);
+		if (tdp_present(pte) && level == 1) {
+			if (b->nr == XKVM_ZAP_BATCH)
+				return false;
 			WRITE_ONCE(table[i], 0);
-			zapped = true;
-		} else {
-			zapped |= tdp_zap_level(tdp_child(table[i]), level - 1,
-						lo, start, end);
+			xkvm_zap_batch_add(b, pfn_to_page((pte & TDP_ADDR_MASK) >>
+							  PAGE_SHIFT),
+					   pte & f->writable);
+		} else if (tdp_present(pte) &&
+			   !tdp_zap_level(tdp_child(pte), level - 1, lo, start,
+					  end, b)) {
+			return false;
 		}
+		*start = min(lo + span, end);
 	}
-	return zapped;
+	return true;
 }
 
-/* Caller holds vm->mmu_lock; the caller flushes TLBs if this returns true. */
-bool xkvm_arch_zap_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
-			     xkvm_gfn_t end)
+/* Caller holds vm->mmu_lock and releases @b's pages after a flush. */
+xkvm_gfn_t xkvm_arch_zap_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
+				   xkvm_gfn_t end, struct xkvm_zap_batch *b)
 {
 	lockdep_assert_held(&vm->mmu_lock);
-	return tdp_zap_level(vm->arch.tdp_root, TDP_LEVELS, 0, start, end);
+	end = min(end, TDP_MAX_GFN);
+	if (start >= end)
+		return start;
+	if (tdp_zap_level(vm->arch.tdp_root, TDP_LEVELS, 0, &start, end, b))
+		return end;
+	return start;
 }
 
 static void tdp_free_level(u64 *table, int level)
@@ -107,26 +114,26 @@ static void tdp_free_level(u64 *table, int level)
 	free_page((unsigned long)table);
 }
 
+/* VM teardown: no vCPU runs any more. */
 void xkvm_tdp_destroy(struct xkvm *vm)
 {
 	if (!vm->arch.tdp_root)
 		return;
 	spin_lock(&vm->mmu_lock);
-	tdp_zap_level(vm->arch.tdp_root, TDP_LEVELS, 0, 0, ~0ULL);
+	xkvm_mmu_zap_gfn_range(vm, 0, TDP_MAX_GFN, true);
 	spin_unlock(&vm->mmu_lock);
 	tdp_free_level(vm->arch.tdp_root, TDP_LEVELS);
 	vm->arch.tdp_root = NULL;
 }
 
-struct tdp_cache {
-	int nr;
-	u64 *pages[TDP_LEVELS - 1];
-};
-
-static int tdp_cache_fill(struct tdp_cache *c)
+/*
+ * Table pages for one fault, kept per vCPU between faults and topped up
+ * before mmu_lock is taken (the lock is a spinlock: no allocation under it).
+ */
+static int tdp_cache_fill(struct xkvm_x86_page_cache *c)
 {
 	while (c->nr < ARRAY_SIZE(c->pages)) {
-		c->pages[c->nr] = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+		c->pages[c->nr] = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 		if (!c->pages[c->nr])
 			return -ENOMEM;
 		c->nr++;
@@ -134,19 +141,26 @@ static int tdp_cache_fill(struct tdp_cache *c)
 	return 0;
 }
 
-static void tdp_cache_free(struct tdp_cache *c)
+void xkvm_tdp_vcpu_free(struct xkvm_vcpu *vcpu)
 {
+	struct xkvm_x86_page_cache *c = &vcpu->arch.tdp_cache;
+
 	while (c->nr)
 		free_page((unsigned long)c->pages[--c->nr]);
 }
 
-/* Install the leaf for @gfn; caller holds mmu_lock.  false: already there. */
-static bool tdp_install(struct xkvm *vm, struct tdp_cache *c, xkvm_gfn_t gfn,
-			u64 leaf)
+/*
+ * Install @leaf for @gfn; caller holds mmu_lock.  A present leaf of the
+ * same page is only given write permission if @leaf has it.  Returns true
+ * if @leaf's page reference now belongs to the tables.
+ */
+static bool tdp_install(struct xkvm *vm, struct xkvm_x86_page_cache *c,
+			xkvm_gfn_t gfn, u64 leaf)
 {
 	const struct xkvm_tdp_format *f = xkvm_x86_ops->tdp;
 	u64 *table = vm->arch.tdp_root;
 	int level;
+	u64 old;
 
 	for (level = TDP_LEVELS; level > 1; level--) {
 		u64 *pte = &table[tdp_index(gfn, level)];
@@ -160,49 +174,74 @@ static bool tdp_install(struct xkvm *vm, struct tdp_cache *c, xkvm_gfn_t gfn,
 		table = tdp_child(*pte);
 	}
 	table += tdp_index(gfn, 1);
-	if (tdp_present(*table))
-		return false;
-	WRITE_ONCE(*table, leaf);
-	return true;
+	old = *table;
+	if (!tdp_present(old)) {
+		WRITE_ONCE(*table, leaf);
+		return true;
+	}
+	/*
+	 * Read-only until now (a read fault came first): the same page gets
+	 * write permission.  No flush is needed to add a permission: a stale
+	 * read-only translation faults once more and finds this one.
+	 */
+	if ((old & TDP_ADDR_MASK) == (leaf & TDP_ADDR_MASK) &&
+	    (leaf & f->writable) && !(old & f->writable))
+		WRITE_ONCE(*table, leaf);
+	return false;
+}
+
+/*
+ * The host page behind @hva.  A read fault does not make the host break
+ * copy-on-write or allocate a page for it: it maps what the host maps,
+ * writable only if the host's own entry already is.
+ */
+static struct page *tdp_host_page(unsigned long hva, bool write_fault,
+				  bool writable_slot, bool *writable)
+{
+	struct page *page;
+
+	if (writable_slot && get_user_page_fast_only(hva, FOLL_WRITE, &page)) {
+		*writable = true;
+		return page;
+	}
+	if (get_user_pages_unlocked(hva, 1, &page,
+				    write_fault ? FOLL_WRITE : 0) != 1)
+		return NULL;
+	*writable = write_fault;
+	return page;
 }
 
 static int xkvm_tdp_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
-			xkvm_gfn_t gfn)
+			xkvm_gfn_t gfn, bool write_fault)
 {
 	const struct xkvm_tdp_format *f = xkvm_x86_ops->tdp;
-	bool writable = !(slot->flags & KVM_MEM_READONLY);
+	struct xkvm_x86_page_cache *cache = &vcpu->arch.tdp_cache;
 	struct xkvm *vm = vcpu->vm;
-	struct tdp_cache cache = { 0 };
 	unsigned long seq;
 	struct page *page;
-	long got;
+	bool writable;
 	u64 leaf;
-	int r;
 
-	r = tdp_cache_fill(&cache);
-	if (r)
-		goto out;
+	if (gfn >= TDP_MAX_GFN)		/* memslots never reach this high */
+		return -EFAULT;
+	if (tdp_cache_fill(cache))
+		return -ENOMEM;
 
 	seq = READ_ONCE(vm->mmu_invalidate_seq);
 	smp_rmb();
-	got = get_user_pages_unlocked(xkvm_memslot_gfn_to_hva(slot, gfn), 1,
-				      &page, writable ? FOLL_WRITE : 0);
-	if (got != 1) {
-		r = -EFAULT;
-		goto out;
-	}
+	page = tdp_host_page(xkvm_memslot_gfn_to_hva(slot, gfn), write_fault,
+			     !(slot->flags & KVM_MEM_READONLY), &writable);
+	if (!page)
+		return -EFAULT;
 
 	leaf = page_to_phys(page) | f->leaf_ro | (writable ? f->writable : 0);
-	r = 1;
 	spin_lock(&vm->mmu_lock);
 	if (vm->mmu_invalidate_in_progress ||
 	    vm->mmu_invalidate_seq != seq ||
-	    !tdp_install(vm, &cache, gfn, leaf))
-		put_page(page);		/* raced: the guest faults again */
+	    !tdp_install(vm, cache, gfn, leaf))
+		put_page(page);		/* raced or already there: fault again */
 	spin_unlock(&vm->mmu_lock);
-out:
-	tdp_cache_free(&cache);
-	return r;
+	return 1;
 }
 
 int xkvm_x86_exit_tdp_fault(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
@@ -216,7 +255,8 @@ int xkvm_x86_exit_tdp_fault(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
 	slot = xkvm_gfn_to_memslot(vm, gpa >> PAGE_SHIFT);
 	if (slot && !((fault & XKVM_FAULT_WRITE) &&
 		      (slot->flags & KVM_MEM_READONLY)))
-		r = xkvm_tdp_map(vcpu, slot, gpa >> PAGE_SHIFT);
+		r = xkvm_tdp_map(vcpu, slot, gpa >> PAGE_SHIFT,
+				 fault & XKVM_FAULT_WRITE);
 	else
 		r = xkvm_x86_emulate_mmio(vcpu, gpa, insn, insn_len);
 	srcu_read_unlock(&vm->srcu, idx);

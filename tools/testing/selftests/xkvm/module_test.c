@@ -6,12 +6,18 @@
  * a module in use, and the VM keeps working.  The core module is held by
  * the vendor module that uses it and is refused the same way.
  *
+ * An open system fd alone pins the vendor module too (as on KVM, where
+ * the vendor module owns /dev/kvm): its ioctls call into the backend, and
+ * a backend unloaded under an open device would be called after it is
+ * gone.
+ *
  * Module names come from XKVM_VENDOR_MODULE / XKVM_CORE_MODULE (kvm_amd
  * and kvm in reference mode).  Successful unloading afterwards is not
  * tested: the modules must stay loaded for the tests that follow.
  */
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -100,6 +106,24 @@ TEST(unload_refused_while_vm_alive)
 	vcpu_run(vcpu);
 	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
 	kvm_vm_free(vm);
+}
+
+TEST(unload_refused_while_device_open)
+{
+	const char *vendor = xkvm_vendor_module();
+	int kvm_fd;
+
+	if (!vendor)
+		SKIP(return, "XKVM_VENDOR_MODULE not set");
+	if (module_loaded(vendor) < 0)
+		SKIP(return, "no /proc/modules: kernel without module support");
+
+	kvm_fd = kvm_open_dev();
+	expect_unload_refused(_metadata, vendor);
+	/* the device still answers: the backend is there */
+	EXPECT_LT(0, ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY));
+	EXPECT_EQ(KVM_API_VERSION, ioctl(kvm_fd, KVM_GET_API_VERSION, 0));
+	close(kvm_fd);
 }
 
 TEST_HARNESS_MAIN

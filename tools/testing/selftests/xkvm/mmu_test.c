@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmu_test.c - guest memory while the VMM changes things under it:
+ *  - vCPU creation that fails (no fd left under RLIMIT_NOFILE) while other
+ *    threads keep the MMU notifiers busy (MADV_DONTNEED on guest memory
+ *    that a running vCPU keeps faulting back in): a vCPU whose creation
+ *    failed must never be reached by the notifiers' TLB-flush requests;
+ *  - a large, fully mapped slot unmapped by the host: the guest then
+ *    faults (KVM_RUN fails with EFAULT, as on KVM) instead of reaching the
+ *    old pages, and sees fresh memory once the host maps some again;
+ *  - read accesses do not make the host break copy-on-write: a private
+ *    file mapping read by the guest keeps sharing the page cache, and a
+ *    guest write goes to a private copy, never to the file.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "xkvm_util.h"
+
+#define DATA_GPA	0x40000000ULL
+#define PAGE		4096ULL
+
+/* Write every page of [base, base + size) again and again. */
+static void guest_touch_loop(uint64_t base, uint64_t size)
+{
+	uint64_t round, off;
+
+	for (round = 1;; round++) {
+		for (off = 0; off < size; off += PAGE)
+			*(volatile uint64_t *)(base + off) = round;
+		GUEST_SYNC(round);
+	}
+}
+
+struct race {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	void *mem;
+	uint64_t size;
+	volatile int stop;
+	int rounds;
+	int creates, emfile;
+};
+
+static void *run_vcpu(void *arg)
+{
+	struct race *r = arg;
+	struct ucall uc;
+
+	while (!r->stop) {
+		TEST_ASSERT(vcpu_run_ucall(r->vcpu, &uc) == UCALL_SYNC,
+			    "guest stopped: %s", ucall_describe(&uc));
+		r->rounds++;
+	}
+	return NULL;
+}
+
+static void *drop_pages(void *arg)
+{
+	struct race *r = arg;
+
+	while (!r->stop)
+		TEST_ASSERT(!madvise(r->mem, r->size, MADV_DONTNEED),
+			    "madvise failed");
+	return NULL;
+}
+
+TEST(vcpu_create_fails_during_notifier_flushes)
+{
+	struct rlimit old, low;
+	pthread_t t_run, t_drop;
+	struct race r = { 0 };
+	int i, fd;
+
+	r.size = 64 * PAGE;
+	r.vm = vm_create_with_one_vcpu(&r.vcpu, guest_touch_loop);
+	r.mem = vm_mem_region_add_mapped(r.vm, 1, DATA_GPA, r.size, 0);
+	vcpu_args_set(r.vcpu, 2, DATA_GPA, r.size);
+
+	ASSERT_EQ(0, pthread_create(&t_run, NULL, run_vcpu, &r));
+	ASSERT_EQ(0, pthread_create(&t_drop, NULL, drop_pages, &r));
+
+	/* no fd left: every vCPU is built, published and torn down again */
+	fd = dup(0);
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &old));
+	low = old;
+	low.rlim_cur = fd;
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &low));
+	/* at least 400 tries, and while the guest ran 20 rounds meanwhile */
+	for (i = 0; i < 400 || (r.rounds < 20 && i < 200000); i++) {
+		fd = __vm_create_vcpu(r.vm, 1 + i % 8);
+		if (fd >= 0) {
+			close(fd);	/* only if the limit let it through */
+			r.creates++;
+		} else if (errno == EMFILE) {
+			r.emfile++;
+		} else {
+			TH_LOG("KVM_CREATE_VCPU: %s", strerror(errno));
+		}
+	}
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
+
+	r.stop = 1;
+	pthread_join(t_drop, NULL);
+	pthread_join(t_run, NULL);
+	TH_LOG("%d guest rounds, %d creations refused", r.rounds, r.emfile);
+	EXPECT_EQ(i, r.emfile);
+	EXPECT_EQ(0, r.creates);
+	EXPECT_LT(0, r.rounds);
+
+	/* the VM is intact: a vCPU can still be created and the guest runs */
+	fd = __vm_create_vcpu(r.vm, 1);
+	EXPECT_LE(0, fd) TH_LOG("KVM_CREATE_VCPU: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	vcpu_expect_sync(r.vcpu, r.rounds + 1);
+	kvm_vm_free(r.vm);
+}
+
+static void guest_read_all(uint64_t base, uint64_t size)
+{
+	uint64_t off, sum;
+
+	for (;;) {
+		sum = 0;
+		for (off = 0; off < size; off += PAGE)
+			sum += *(volatile uint64_t *)(base + off);
+		GUEST_SYNC(sum);
+	}
+}
+
+TEST(large_slot_unmapped_by_host)
+{
+	uint64_t size = 32ULL << 20, off, *mem, *fresh;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int r;
+
+	vm = vm_create_with_one_vcpu(&vcpu, guest_read_all);
+	mem = vm_mem_region_add_mapped(vm, 1, DATA_GPA, size, 0);
+	for (off = 0; off < size; off += PAGE)
+		mem[off / 8] = 1;
+	vcpu_args_set(vcpu, 2, DATA_GPA, size);
+	vcpu_expect_sync(vcpu, size / PAGE);
+
+	/* every page is mapped for the guest now; the host takes them away */
+	ASSERT_EQ(0, munmap(mem, size));
+	r = __vcpu_run(vcpu);
+	EXPECT_EQ(-1, r);
+	EXPECT_EQ(EFAULT, errno);
+
+	/* fresh memory at the same place: the guest sees it, not the old */
+	fresh = mmap(mem, size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	ASSERT_EQ((void *)mem, (void *)fresh);
+	fresh[0] = 7;
+	/* the guest goes on with the pass it started: only fresh[0] is set */
+	vcpu_expect_sync(vcpu, 7);
+	kvm_vm_free(vm);
+}
+
+/* Anonymous memory of the mapping that contains @addr, in kB (-1: none). */
+static long anon_kb(void *addr)
+{
+	unsigned long lo, hi, a = (unsigned long)addr;
+	char line[256];
+	long kb = -1;
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (in && sscanf(line, "Anonymous: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+static void guest_read_then_write(uint64_t base, uint64_t size)
+{
+	uint64_t off, sum = 0;
+
+	for (off = 0; off < size; off += PAGE)
+		sum += *(volatile uint64_t *)(base + off);
+	GUEST_SYNC(sum);
+	*(volatile uint64_t *)base = 0x5a5a;
+	GUEST_DONE();
+}
+
+TEST(read_faults_keep_copy_on_write)
+{
+	uint64_t size = 16 * PAGE, off, want = 0, buf[1];
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	uint64_t *mem;
+	int fd;
+
+	fd = memfd_create("xkvm-cow", 0);
+	ASSERT_LE(0, fd);
+	for (off = 0; off < size; off += PAGE) {
+		uint64_t v = off / PAGE + 1;
+
+		ASSERT_EQ(8, pwrite(fd, &v, 8, off));
+		want += v;
+	}
+	ASSERT_EQ(0, ftruncate(fd, size));
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+
+	vm = vm_create_with_one_vcpu(&vcpu, guest_read_then_write);
+	ASSERT_EQ(0, __vm_set_user_memory_region(vm, 1, 0, DATA_GPA, size, mem));
+	virt_map(vm, DATA_GPA, DATA_GPA, size);
+	vcpu_args_set(vcpu, 2, DATA_GPA, size);
+
+	vcpu_expect_sync(vcpu, want);
+	/* reading made no private copies: the pages are still the file's */
+	EXPECT_EQ(0, anon_kb(mem));
+
+	vcpu_expect_done(vcpu);
+	/* the write went to a private copy the host sees, not to the file */
+	EXPECT_EQ(0x5a5a, mem[0]);
+	EXPECT_EQ(4, anon_kb(mem));
+	ASSERT_EQ(8, pread(fd, buf, 8, 0));
+	EXPECT_EQ(1, buf[0]);
+	kvm_vm_free(vm);
+	munmap(mem, size);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
