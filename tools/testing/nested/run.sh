@@ -111,12 +111,17 @@ for m in "${machines[@]}"; do
 done
 
 # use_machine M: make M the machine that boot() starts (its MACHINE_*
-# variables and machine_boot).
+# variables and machine_boot). Optional settings besides those of
+# machines/amd.sh: MACHINE_DEBUG_MODES (modes run on the debug kernel
+# unless --mode is given; empty: all) and MACHINE_DEBUG_TESTS (test
+# binaries run on the debug kernel unless NESTED_TESTS is set; empty: all).
 use_machine()
 {
 	machine=$1
 	MACHINE_VMM_TEST=0
 	MACHINE_REFERENCE_NEWEST_ONLY=0
+	MACHINE_DEBUG_MODES=
+	MACHINE_DEBUG_TESTS=
 	# shellcheck source=machines/amd.sh
 	. "$here/machines/$machine.sh"
 }
@@ -260,6 +265,7 @@ add_debug_kernel()
 	[ -n "$KVER" ] && [ -f "$IMAGE" ] || die "debug-kernel.sh gave no kernel"
 	l2=$(pick_kernel 6.1) || die "no Debian 6.1 kernel for the VMM test's L2 guest"
 	kernels+=("$KVER")
+	debug_kver=$KVER
 	kimage[$KVER]=$IMAGE
 	kmoddir[$KVER]=$MODDIR
 	kbuilddir[$KVER]=$KDIR
@@ -268,7 +274,7 @@ add_debug_kernel()
 }
 
 kernels=()
-debug_kernel=0
+debug_kernel=0 debug_kver=
 if [ ${#kernel_args[@]} -eq 0 ]; then
 	k=$(pick_kernel 6.1) || die "no Debian 6.1 kernel in /boot and /lib/modules"
 	add_kernel "$k"
@@ -485,8 +491,16 @@ build_initrd()
 		cp "$build/l2-initrd.gz" "$root/harness/l2-initrd.gz"
 		echo vmm_qemu_test >> "$root/harness/tests/TESTS"
 	fi
-	if [ -n "$only_tests" ]; then
-		for t in $only_tests; do
+	local only=$only_tests
+	if [ -z "$only" ] && [ "$kver" = "$debug_kver" ] && [ -n "$MACHINE_DEBUG_TESTS" ]; then
+		# The machine's subset for the debug kernel, less what this
+		# tree does not have (yet).
+		only=$(for t in $MACHINE_DEBUG_TESTS; do
+			grep -qx -e "$t" "$root/harness/tests/TESTS" && echo "$t"
+		done)
+	fi
+	if [ -n "$only" ]; then
+		for t in $only; do
 			grep -qx -e "$t" "$root/harness/tests/TESTS" ||
 				die "NESTED_TESTS: no test binary '$t'"
 			echo "$t"
@@ -673,6 +687,12 @@ run_machine_tests()
 			fi
 			if [ "$m" = reference ] && [ "$k" != "$last" ] &&
 			   [ "$ref_last_only" = 1 ]; then
+				continue
+			fi
+			if [ "$k" = "$debug_kver" ] && [ -z "$mode_given" ] &&
+			   [ -n "$MACHINE_DEBUG_MODES" ] &&
+			   [[ " $MACHINE_DEBUG_MODES " != *" $m "* ]]; then
+				echo "== $m mode not run on the debug kernel here (--mode $m to run it)"
 				continue
 			fi
 			echo

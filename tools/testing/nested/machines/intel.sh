@@ -48,6 +48,12 @@ MACHINE_VMM_TEST=0
 # boot takes about 11 minutes, an xkvm one 7): by default reference mode
 # runs on the newest kernel only, which keeps make check near half an hour.
 MACHINE_REFERENCE_NEWEST_ONLY=1
+# The debug kernel (run.sh --debug-kernel, Documentation/debug-kernel.md)
+# is several times slower under Bochs: xkvm mode only unless a mode is
+# asked for (stock kvm_intel already takes 11 minutes a boot without the
+# checkers), with every test binary.
+MACHINE_DEBUG_MODES=xkvm
+MACHINE_DEBUG_TESTS=
 
 # bochs_megs SIZE: "1G", "768M" or a number of MiB -> MiB
 bochs_megs()
