@@ -40,7 +40,11 @@
 #   modules (kvm, kvm-amd, kvm-intel: reference mode; no SEV so kvm-amd
 #   needs no ccp, no Xen), virtio-pci + 9p built in (cheap; the amd
 #   machine's VMM test mounts the host's root with them), debugfs (kmemleak).
-#   X86_SGX off. No DEBUG_INFO (KASAN/lockdep reports symbolize with
+#   X86_SGX off. CPUMASK_OFFSTACK as in Debian's kernels (there it comes
+#   with MAXSMP): it changes cpumask_var_t from an array to a pointer, so
+#   the module API differs with it (xkvm's this_cpu_read() of a per-CPU
+#   cpumask_var_t did not build without it); here it is reached through
+#   DEBUG_PER_CPU_MAPS (cpumask index checks), NR_CPUS stays 64. No DEBUG_INFO (KASAN/lockdep reports symbolize with
 #   kallsyms; DWARF would double the build and the tree).
 # - LOCALVERSION "-xkvm-debug": the release differs from Debian's own
 #   6.1.0-N-amd64, so xkvm's vermagic check and /lib/modules paths cannot
@@ -146,6 +150,8 @@ write_fragment()
 	CONFIG_9P_FS=y
 	CONFIG_DEBUG_FS=y
 	# CONFIG_X86_SGX is not set
+	CONFIG_DEBUG_PER_CPU_MAPS=y
+	CONFIG_CPUMASK_OFFSTACK=y
 	# CONFIG_DEBUG_INFO is not set
 	CONFIG_DEBUG_INFO_NONE=y
 	# ---- left out to keep the build small
