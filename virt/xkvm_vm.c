@@ -88,6 +88,8 @@ static const struct file_operations xkvm_vm_fops = {
 	.llseek		= noop_llseek,
 };
 
+static atomic64_t xkvm_vm_ids;
+
 static struct xkvm *xkvm_vm_alloc(void)
 {
 	struct xkvm_memslots *slots;
@@ -103,6 +105,7 @@ static struct xkvm *xkvm_vm_alloc(void)
 		goto free_slots;
 
 	refcount_set(&vm->refcount, 1);
+	vm->id = atomic64_inc_return(&xkvm_vm_ids);
 	mutex_init(&vm->lock);
 	mutex_init(&vm->slots_lock);
 	spin_lock_init(&vm->mmu_lock);

@@ -315,6 +315,7 @@ int xkvm_x86_emulate_string_io(struct xkvm_vcpu *vcpu,
 	u8 buf[XKVM_EMU_INSN_MAX];
 	int len;
 
+	vcpu->arch.l1d_flush = true;	/* guest memory was walked */
 	emu_init(&e, vcpu);
 	len = xkvm_x86_fetch_insn(vcpu, buf, sizeof(buf));
 	emu_begin(&e, buf, len, false, 0);

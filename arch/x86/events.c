@@ -1,41 +1,195 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * events.c - events from a userspace interrupt controller: KVM_INTERRUPT,
- * kvm_run's request_interrupt_window and ready_for_interrupt_injection,
- * the KVM_EXIT_IRQ_WINDOW_OPEN exit, KVM_NMI, and the whole pending-event
- * state as KVM_GET/SET_VCPU_EVENTS sees it.
+ * events.c - the event-injection policy, vendor-neutral: which pending
+ * event goes into the guest at the next entry, in which order, and when
+ * to ask the hardware for an interrupt or NMI window.  Vendors supply only
+ * primitives (xkvm_x86_ops: inject_event, set_irq_window, set_nmi_window,
+ * the interrupt shadow) and report an event whose delivery an exit
+ * interrupted (xkvm_x86_event_interrupted).
  *
- * As on KVM without an in-kernel irqchip, an interrupt queued with
- * KVM_INTERRUPT is injected at the next entry (a second one replaces it,
- * and no SIPI vector is kept): userspace queues one only
- * when kvm_run says the vCPU is ready, or asks for an interrupt window
- * first.  vCPU thread only (xkvm_vcpu.mutex).
+ * Also the ABI of events from a userspace interrupt controller:
+ * KVM_INTERRUPT, kvm_run's request_interrupt_window and
+ * ready_for_interrupt_injection, KVM_EXIT_IRQ_WINDOW_OPEN, KVM_NMI, and the
+ * pending-event state as KVM_GET/SET_VCPU_EVENTS sees it.
+ *
+ * The order at each entry, as on KVM:
+ *   1. an event whose delivery an exit interrupted (vcpu->arch.injected);
+ *   2. a queued exception;
+ *   3. the interrupt userspace queued with KVM_INTERRUPT: committed, so it
+ *      goes in whatever RFLAGS.IF says (userspace was told by
+ *      ready_for_interrupt_injection whether it should queue one);
+ *   4. an NMI, unless NMIs are blocked (the guest has not yet run the IRET
+ *      of the last NMI handler) or an interrupt shadow holds.
+ * One event per entry; what is left waits for a window exit.  Without an
+ * in-kernel irqchip a second KVM_INTERRUPT before the entry replaces the
+ * first, and no SIPI vector is kept.
+ *
+ * vCPU thread only (xkvm_vcpu.mutex); the injection itself runs with
+ * interrupts off right before the vendor's enter_guest.
  */
 #include <linux/uaccess.h>
+#include <asm/processor-flags.h>
 #include <asm/trapnr.h>
 
 #include <xkvm_x86.h>
 
 #define XKVM_NR_INTERRUPTS	256
 
+/* Exception classes for double faults (SDM vol. 3, "Double Fault"). */
+static int xkvm_x86_exception_class(u8 vector)
+{
+	switch (vector) {
+	case X86_TRAP_PF:
+		return 2;
+	case X86_TRAP_DE: case X86_TRAP_TS: case X86_TRAP_NP:
+	case X86_TRAP_SS: case X86_TRAP_GP:
+		return 1;	/* contributory */
+	default:
+		return 0;	/* benign */
+	}
+}
+
+/*
+ * Queue exception @vector.  If another exception is already queued or
+ * being re-delivered, the two combine as on the CPU: a contributory one
+ * on a contributory one or on a #PF, or a #PF on a #PF, make #DF; a #DF
+ * then stays #DF (a triple fault is not emulated); anything else replaces
+ * the earlier one, which the instruction regenerates when it runs again.
+ */
+void xkvm_x86_queue_exception(struct xkvm_vcpu *vcpu, u8 vector,
+			      bool has_error_code, u32 error_code)
+{
+	struct xkvm_x86_exception *ex = &vcpu->arch.exception;
+	const struct xkvm_x86_event *inj = &vcpu->arch.injected;
+	int prev = -1, c1, c2;
+
+	if (ex->pending)
+		prev = ex->vector;
+	else if (vcpu->arch.injected_valid && inj->type == XKVM_EVENT_HW_EXC)
+		prev = inj->vector;
+	if (prev >= 0) {
+		c1 = xkvm_x86_exception_class(prev);
+		c2 = xkvm_x86_exception_class(vector);
+		if (prev == X86_TRAP_DF || (c1 && c2 && !(c1 == 1 && c2 == 2))) {
+			vector = X86_TRAP_DF;
+			has_error_code = true;
+			error_code = 0;
+		}
+		if (!ex->pending)
+			vcpu->arch.injected_valid = false;
+	}
+	ex->pending = true;
+	ex->vector = vector;
+	ex->has_error_code = has_error_code;
+	ex->error_code = error_code;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_queue_exception);
+
+/*
+ * The vendor found, after an exit (or when an entry did not happen), that
+ * the delivery of @ev did not complete: it goes in again first.
+ */
+void xkvm_x86_event_interrupted(struct xkvm_vcpu *vcpu,
+				const struct xkvm_x86_event *ev)
+{
+	vcpu->arch.injected = *ev;
+	vcpu->arch.injected_valid = true;
+	if (ev->type == XKVM_EVENT_NMI)
+		vcpu->arch.nmi.masked = true;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_event_interrupted);
+
+/* An exception pushes its error code only in protected mode, and only some. */
+static bool xkvm_x86_pushes_error_code(struct xkvm_vcpu *vcpu, u8 vector)
+{
+	xkvm_x86_state_need(vcpu, XKVM_STATE_CRS);
+	if (!(vcpu->arch.state.cr0 & X86_CR0_PE))
+		return false;
+	switch (vector) {
+	case X86_TRAP_DF: case X86_TRAP_TS: case X86_TRAP_NP:
+	case X86_TRAP_SS: case X86_TRAP_GP: case X86_TRAP_PF:
+	case X86_TRAP_AC:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool xkvm_x86_in_shadow(struct xkvm_vcpu *vcpu)
+{
+	return xkvm_x86_ops->get_interrupt_shadow(vcpu) != 0;
+}
+
+/*
+ * Can the guest take an external interrupt now: RFLAGS.IF set, no
+ * interrupt shadow, nothing being re-delivered.
+ */
+static bool xkvm_x86_interrupt_allowed(struct xkvm_vcpu *vcpu)
+{
+	return (vcpu->arch.rflags & X86_EFLAGS_IF) && !vcpu->arch.injected_valid &&
+	       !xkvm_x86_in_shadow(vcpu);
+}
+
+static bool xkvm_x86_nmi_allowed(struct xkvm_vcpu *vcpu)
+{
+	return !vcpu->arch.nmi.masked && !vcpu->arch.injected_valid &&
+	       !xkvm_x86_in_shadow(vcpu);
+}
+
+/*
+ * Right before the entry, interrupts off: hand at most one event to the
+ * vendor, in KVM's order, and arm the windows for what still waits.
+ */
+void xkvm_x86_inject_events(struct xkvm_vcpu *vcpu)
+{
+	struct xkvm_x86_exception *ex = &vcpu->arch.exception;
+	struct xkvm_x86_interrupt *irq = &vcpu->arch.interrupt;
+	struct xkvm_x86_nmi *nmi = &vcpu->arch.nmi;
+	struct xkvm_x86_event ev = { 0 };
+	bool irq_window;
+
+	/* userspace asked to hear when an interrupt could go in */
+	irq_window = vcpu->arch.request_irq_window && !irq->pending;
+
+	if (vcpu->arch.injected_valid) {
+		ev = vcpu->arch.injected;
+		vcpu->arch.injected_valid = false;
+		xkvm_x86_ops->inject_event(vcpu, &ev);
+	} else if (ex->pending) {
+		ev.type = XKVM_EVENT_HW_EXC;
+		ev.vector = ex->vector;
+		ev.has_error_code = ex->has_error_code &&
+				    xkvm_x86_pushes_error_code(vcpu, ex->vector);
+		ev.error_code = ex->error_code;
+		ex->pending = false;
+		xkvm_x86_ops->inject_event(vcpu, &ev);
+	} else if (irq->pending) {
+		ev.type = XKVM_EVENT_EXT_INTR;
+		ev.vector = irq->vector;
+		irq->pending = false;
+		xkvm_x86_ops->inject_event(vcpu, &ev);
+	} else if (nmi->pending && xkvm_x86_nmi_allowed(vcpu)) {
+		ev.type = XKVM_EVENT_NMI;
+		ev.vector = X86_TRAP_NMI;
+		nmi->pending--;
+		nmi->masked = true;
+		xkvm_x86_ops->inject_event(vcpu, &ev);
+	}
+	xkvm_x86_ops->set_irq_window(vcpu, irq_window || irq->pending);
+	xkvm_x86_ops->set_nmi_window(vcpu, nmi->pending);
+}
+
 bool xkvm_x86_ready_for_interrupt(struct xkvm_vcpu *vcpu)
 {
 	return !vcpu->arch.interrupt.pending && !vcpu->arch.exception.pending &&
-	       xkvm_x86_ops->interrupt_allowed(vcpu);
+	       xkvm_x86_interrupt_allowed(vcpu);
 }
 
 /* An event is waiting that the guest can be woken for. */
 bool xkvm_arch_vcpu_runnable(struct xkvm_vcpu *vcpu)
 {
 	return vcpu->arch.exception.pending || vcpu->arch.nmi.pending ||
-	       vcpu->arch.interrupt.pending;
-}
-
-/* Before an entry: does userspace want to hear when IRQs can be taken? */
-void xkvm_x86_prepare_events(struct xkvm_vcpu *vcpu)
-{
-	vcpu->arch.irq_window = vcpu->arch.request_irq_window &&
-				!vcpu->arch.interrupt.pending;
+	       vcpu->arch.interrupt.pending || vcpu->arch.injected_valid;
 }
 
 /* After an exit: is the window userspace asked for open now? */
@@ -46,6 +200,16 @@ bool xkvm_x86_irq_window_open(struct xkvm_vcpu *vcpu)
 		return false;
 	vcpu->run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
 	return true;
+}
+
+/* Forget every event (RESET, INIT, shutdown). */
+void xkvm_x86_events_reset(struct xkvm_vcpu *vcpu)
+{
+	vcpu->arch.exception.pending = false;
+	vcpu->arch.interrupt.pending = false;
+	vcpu->arch.injected_valid = false;
+	vcpu->arch.nmi.pending = 0;
+	vcpu->arch.nmi.masked = false;
 }
 
 static long xkvm_x86_interrupt(struct xkvm_vcpu *vcpu,
@@ -63,20 +227,11 @@ static long xkvm_x86_interrupt(struct xkvm_vcpu *vcpu,
 	return 0;
 }
 
-/* The vendor can report and restore the interrupt shadow. */
-bool xkvm_x86_has_events(void)
-{
-	return xkvm_x86_ops->get_interrupt_shadow &&
-	       xkvm_x86_ops->set_interrupt_shadow;
-}
-
 /* KVM_NMI: one NMI more; at most two wait, one if NMIs are blocked. */
 static long xkvm_x86_queue_nmi(struct xkvm_vcpu *vcpu)
 {
 	struct xkvm_x86_nmi *nmi = &vcpu->arch.nmi;
 
-	if (!xkvm_x86_has_events())
-		return -EINVAL;
 	if (nmi->pending < (nmi->masked ? 1 : 2))
 		nmi->pending++;
 	return 0;
@@ -85,17 +240,37 @@ static long xkvm_x86_queue_nmi(struct xkvm_vcpu *vcpu)
 static long xkvm_x86_get_events(struct xkvm_vcpu *vcpu,
 				struct kvm_vcpu_events __user *argp)
 {
+	const struct xkvm_x86_event *inj = &vcpu->arch.injected;
 	struct xkvm_x86_exception *ex = &vcpu->arch.exception;
+	bool injected = vcpu->arch.injected_valid;
 	struct kvm_vcpu_events ev;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.exception.injected = ex->pending;
-	ev.exception.nr = ex->vector;
-	ev.exception.has_error_code = ex->has_error_code;
-	ev.exception.error_code = ex->error_code;
-	ev.interrupt.injected = vcpu->arch.interrupt.pending;
-	ev.interrupt.nr = vcpu->arch.interrupt.vector;
+	/* without exception payloads KVM reports a queued one as injected */
+	if (injected && (inj->type == XKVM_EVENT_HW_EXC ||
+			 inj->type == XKVM_EVENT_SW_EXC ||
+			 inj->type == XKVM_EVENT_PRIV_SW_EXC)) {
+		ev.exception.injected = 1;
+		ev.exception.nr = inj->vector;
+		ev.exception.has_error_code = inj->has_error_code;
+		ev.exception.error_code = inj->error_code;
+	} else if (ex->pending) {
+		ev.exception.injected = 1;
+		ev.exception.nr = ex->vector;
+		ev.exception.has_error_code = ex->has_error_code;
+		ev.exception.error_code = ex->error_code;
+	}
+	if (injected && (inj->type == XKVM_EVENT_EXT_INTR ||
+			 inj->type == XKVM_EVENT_SW_INT)) {
+		ev.interrupt.injected = 1;
+		ev.interrupt.nr = inj->vector;
+		ev.interrupt.soft = inj->type == XKVM_EVENT_SW_INT;
+	} else if (vcpu->arch.interrupt.pending) {
+		ev.interrupt.injected = 1;
+		ev.interrupt.nr = vcpu->arch.interrupt.vector;
+	}
 	ev.interrupt.shadow = xkvm_x86_ops->get_interrupt_shadow(vcpu);
+	ev.nmi.injected = injected && inj->type == XKVM_EVENT_NMI;
 	ev.nmi.pending = vcpu->arch.nmi.pending != 0;
 	ev.nmi.masked = vcpu->arch.nmi.masked;
 	/* the SIPI vector lives in an in-kernel LAPIC, which xkvm lacks */
@@ -128,6 +303,7 @@ static long xkvm_x86_set_events(struct xkvm_vcpu *vcpu,
 				struct kvm_vcpu_events __user *argp)
 {
 	struct xkvm_x86_exception *ex = &vcpu->arch.exception;
+	struct xkvm_x86_event *inj = &vcpu->arch.injected;
 	struct kvm_vcpu_events ev;
 	int r;
 
@@ -141,14 +317,26 @@ static long xkvm_x86_set_events(struct xkvm_vcpu *vcpu,
 	ex->vector = ev.exception.nr;
 	ex->has_error_code = ev.exception.has_error_code;
 	ex->error_code = ev.exception.error_code;
-	vcpu->arch.interrupt.pending = ev.interrupt.injected;
-	vcpu->arch.interrupt.vector = ev.interrupt.nr;
+	vcpu->arch.injected_valid = false;
+	memset(inj, 0, sizeof(*inj));
+	vcpu->arch.interrupt.pending = false;
+	if (ev.interrupt.injected && ev.interrupt.soft) {
+		inj->type = XKVM_EVENT_SW_INT;
+		inj->vector = ev.interrupt.nr;
+		vcpu->arch.injected_valid = true;
+	} else if (ev.interrupt.injected) {
+		vcpu->arch.interrupt.pending = true;
+		vcpu->arch.interrupt.vector = ev.interrupt.nr;
+	}
+	if (ev.nmi.injected && !vcpu->arch.injected_valid) {
+		inj->type = XKVM_EVENT_NMI;
+		inj->vector = X86_TRAP_NMI;
+		vcpu->arch.injected_valid = true;
+	}
 	if (ev.flags & KVM_VCPUEVENT_VALID_SHADOW)
 		xkvm_x86_ops->set_interrupt_shadow(vcpu, ev.interrupt.shadow);
 	if (ev.flags & KVM_VCPUEVENT_VALID_NMI_PENDING)
 		vcpu->arch.nmi.pending = !!ev.nmi.pending;
-	if (ev.nmi.injected && !vcpu->arch.nmi.pending)
-		vcpu->arch.nmi.pending = 1;
 	vcpu->arch.nmi.masked = ev.nmi.masked;
 	return 0;
 }
@@ -162,11 +350,9 @@ long xkvm_x86_events_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 	case KVM_NMI:
 		return xkvm_x86_queue_nmi(vcpu);
 	case KVM_GET_VCPU_EVENTS:
-		return xkvm_x86_has_events() ?
-		       xkvm_x86_get_events(vcpu, argp) : -EINVAL;
+		return xkvm_x86_get_events(vcpu, argp);
 	case KVM_SET_VCPU_EVENTS:
-		return xkvm_x86_has_events() ?
-		       xkvm_x86_set_events(vcpu, argp) : -EINVAL;
+		return xkvm_x86_set_events(vcpu, argp);
 	default:
 		return -ENOIOCTLCMD;
 	}

@@ -70,6 +70,17 @@ static int xkvm_x86_set_efer(struct xkvm_vcpu *vcpu, u64 efer, bool host)
 }
 
 /*
+ * TSC_AUX exists where the CPU has RDTSCP or RDPID; the guest may touch it
+ * only if its CPUID offers one of them, userspace always (as on KVM).
+ */
+static bool xkvm_x86_tsc_aux_allowed(struct xkvm_vcpu *vcpu, bool host)
+{
+	if (!boot_cpu_has(X86_FEATURE_RDTSCP) && !boot_cpu_has(X86_FEATURE_RDPID))
+		return false;
+	return host || xkvm_x86_guest_has_tsc_aux(vcpu);
+}
+
+/*
  * Read an MSR: EFER and APIC base here, then the vendor's control block,
  * then the core's own MSR groups.  Non-zero: the MSR does not exist or
  * refuses (#GP for the guest, a short count for KVM_GET_MSRS).
@@ -87,6 +98,10 @@ int xkvm_x86_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data,
 	case MSR_IA32_APICBASE:
 		*data = vcpu->arch.apic_base;
 		return 0;
+	case MSR_TSC_AUX:
+		if (!xkvm_x86_tsc_aux_allowed(vcpu, host_initiated))
+			return -EINVAL;
+		break;
 	}
 	r = xkvm_x86_ops->get_msr(vcpu, index, data);
 	if (r == 1)
@@ -130,6 +145,10 @@ int xkvm_x86_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
 			return -EINVAL;
 		vcpu->arch.apic_base = data;
 		return 0;
+	case MSR_TSC_AUX:
+		if (!xkvm_x86_tsc_aux_allowed(vcpu, host_initiated))
+			return -EINVAL;
+		break;
 	}
 	r = xkvm_x86_ops->set_msr(vcpu, index, data, host_initiated);
 	if (r == 1)

@@ -2,9 +2,10 @@
 /*
  * msr_common.c - vendor-neutral MSRs the core keeps itself: the TSC and
  * TSC_ADJUST (as an offset the vendor applies in hardware), MISC_ENABLE,
- * the microcode revision, AMD's HWCR, the legacy kvmclock MSRs (accepted
- * only as "off": xkvm offers no kvmclock), and the model-specific MSRs
- * that read as zero and ignore writes, as on KVM.
+ * the microcode revision, AMD's HWCR, TSC_AUX (what RDTSCP/RDPID read;
+ * the guest may touch it only if its CPUID has one of them), the legacy
+ * kvmclock MSRs (accepted only as "off": xkvm offers no kvmclock), and the
+ * model-specific MSRs that read as zero and ignore writes, as on KVM.
  *
  * Each function returns 0 if handled, 1 if the MSR is not one of these,
  * -EINVAL for a value the MSR refuses.  vCPU thread only.
@@ -23,6 +24,18 @@
 #define HWCR_IGNORED		(BIT_ULL(3) | BIT_ULL(6) | BIT_ULL(8))
 #define MISC_ENABLE_RO		(MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL | \
 				 MSR_IA32_MISC_ENABLE_BTS_UNAVAIL)
+
+/* CPUID 0x80000001 EDX.RDTSCP or 7.ECX.RDPID: TSC_AUX is the guest's. */
+bool xkvm_x86_guest_has_tsc_aux(struct xkvm_vcpu *vcpu)
+{
+	u32 a, b, c, d;
+
+	xkvm_x86_guest_cpuid(vcpu, 0x80000001, 0, &a, &b, &c, &d);
+	if (d & BIT(27))
+		return true;
+	xkvm_x86_guest_cpuid(vcpu, 7, 0, &a, &b, &c, &d);
+	return c & BIT(22);
+}
 
 static bool xkvm_msr_reads_as_zero(u32 index)
 {
@@ -85,6 +98,9 @@ int xkvm_x86_common_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data)
 	case MSR_K7_HWCR:
 		*data = m->hwcr;
 		return 0;
+	case MSR_TSC_AUX:
+		*data = m->tsc_aux;
+		return 0;
 	case MSR_KVM_WALL_CLOCK:
 	case MSR_KVM_SYSTEM_TIME:
 	case MSR_KVM_WALL_CLOCK_NEW:
@@ -134,6 +150,11 @@ int xkvm_x86_common_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
 		if (data && data != HWCR_MCSTATUSWREN)
 			return -EINVAL;
 		m->hwcr = data;
+		return 0;
+	case MSR_TSC_AUX:
+		if (data >> 32)
+			return -EINVAL;
+		m->tsc_aux = data;
 		return 0;
 	case MSR_KVM_WALL_CLOCK:
 	case MSR_KVM_SYSTEM_TIME:

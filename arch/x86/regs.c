@@ -79,10 +79,7 @@ void xkvm_x86_reset_regs(struct xkvm_vcpu *vcpu)
 	vcpu->arch.cr8 = 0;
 	vcpu->arch.apic_base = 0xfee00000 | MSR_IA32_APICBASE_ENABLE |
 			       (vcpu->vcpu_id == 0 ? MSR_IA32_APICBASE_BSP : 0);
-	vcpu->arch.exception.pending = false;
-	vcpu->arch.interrupt.pending = false;
-	vcpu->arch.nmi.pending = 0;
-	vcpu->arch.nmi.masked = false;
+	xkvm_x86_events_reset(vcpu);
 	vcpu->arch.pending.kind = XKVM_COMPLETE_NONE;
 	xkvm_x86_state_dirty(vcpu, XKVM_STATE_ALL);
 }
@@ -145,55 +142,6 @@ static void xkvm_x86_get_sregs(struct xkvm_vcpu *vcpu, struct kvm_sregs *s)
 	s->cr8 = vcpu->arch.cr8;
 	s->efer = st->efer;
 	s->apic_base = vcpu->arch.apic_base;
-}
-
-/* CR4 bits that exist only if both the guest's CPUID and the host have them. */
-static const struct {
-	u32 leaf;
-	u8 reg;		/* 1: EBX, 2: ECX */
-	u8 bit;
-	u16 feature;	/* X86_FEATURE_* of the host */
-	u64 cr4;
-} xkvm_cr4_features[] = {
-	{ 1, 2, 26, X86_FEATURE_XSAVE,	  X86_CR4_OSXSAVE },
-	{ 1, 2, 17, X86_FEATURE_PCID,	  X86_CR4_PCIDE },
-	{ 7, 1,  0, X86_FEATURE_FSGSBASE, X86_CR4_FSGSBASE },
-	{ 7, 1,  7, X86_FEATURE_SMEP,	  X86_CR4_SMEP },
-	{ 7, 1, 20, X86_FEATURE_SMAP,	  X86_CR4_SMAP },
-	{ 7, 2,  2, X86_FEATURE_UMIP,	  X86_CR4_UMIP },
-	{ 7, 2,  3, X86_FEATURE_PKU,	  X86_CR4_PKE },
-	{ 7, 2, 16, X86_FEATURE_LA57,	  X86_CR4_LA57 },
-};
-
-static u64 xkvm_x86_cr4_reserved(struct xkvm_vcpu *vcpu)
-{
-	u64 valid = X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | X86_CR4_DE |
-		    X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | X86_CR4_PGE |
-		    X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
-	u32 r[3];
-	int i;
-
-	for (i = 0; i < ARRAY_SIZE(xkvm_cr4_features); i++) {
-		u32 unused;
-
-		xkvm_x86_guest_cpuid(vcpu, xkvm_cr4_features[i].leaf, 0,
-				     &r[0], &r[1], &r[2], &unused);
-		if ((r[xkvm_cr4_features[i].reg] & BIT(xkvm_cr4_features[i].bit)) &&
-		    boot_cpu_has(xkvm_cr4_features[i].feature))
-			valid |= xkvm_cr4_features[i].cr4;
-	}
-	return ~valid;
-}
-
-static bool xkvm_x86_cr0_valid(u64 cr0)
-{
-	if (cr0 >> 32)
-		return false;
-	if ((cr0 & X86_CR0_NW) && !(cr0 & X86_CR0_CD))
-		return false;
-	if ((cr0 & X86_CR0_PG) && !(cr0 & X86_CR0_PE))
-		return false;
-	return true;
 }
 
 bool xkvm_x86_apic_base_valid(struct xkvm_vcpu *vcpu, u64 data)

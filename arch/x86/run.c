@@ -25,24 +25,6 @@
 
 static u64 xkvm_host_xcr0;
 
-void xkvm_x86_queue_exception(struct xkvm_vcpu *vcpu, u8 vector,
-			      bool has_error_code, u32 error_code)
-{
-	struct xkvm_x86_exception *ex = &vcpu->arch.exception;
-
-	if (ex->pending && vector != X86_TRAP_DF) {
-		/* a second fault while delivering one: #DF (simplified) */
-		vector = X86_TRAP_DF;
-		has_error_code = true;
-		error_code = 0;
-	}
-	ex->pending = true;
-	ex->vector = vector;
-	ex->has_error_code = has_error_code;
-	ex->error_code = error_code;
-}
-EXPORT_SYMBOL_GPL(xkvm_x86_queue_exception);
-
 /*
  * Finish the instruction whose exit userspace has just serviced.  Returns
  * like an exit handler: 0 when that makes another exit at once.
@@ -52,6 +34,15 @@ static int xkvm_x86_complete_userspace(struct xkvm_vcpu *vcpu)
 	struct xkvm_x86_pending_io *p = &vcpu->arch.pending;
 	u64 val = 0;
 
+	/*
+	 * Userspace moved RIP (KVM_SET_REGS): the instruction is not
+	 * finished, as on KVM; its IN data does not reach the registers.
+	 */
+	if ((p->kind == XKVM_COMPLETE_PIO_IN || p->kind == XKVM_COMPLETE_PIO_OUT) &&
+	    vcpu->arch.rip != p->exit_rip) {
+		p->kind = XKVM_COMPLETE_NONE;
+		return 1;
+	}
 	switch (p->kind) {
 	case XKVM_COMPLETE_PIO_IN:
 		memcpy(&val, vcpu->pio_data, p->size);
@@ -87,6 +78,7 @@ int xkvm_x86_exit_io(struct xkvm_vcpu *vcpu, const struct xkvm_x86_io *io)
 					   XKVM_COMPLETE_PIO_OUT;
 	vcpu->arch.pending.size = io->size;
 	vcpu->arch.pending.next_rip = io->next_rip;
+	vcpu->arch.pending.exit_rip = vcpu->arch.rip;
 	if (!io->in)
 		memcpy(vcpu->pio_data, &vcpu->arch.regs[XKVM_REG_RAX], io->size);
 	return 0;
@@ -107,6 +99,32 @@ int xkvm_x86_exit_nop(struct xkvm_vcpu *vcpu, u64 next_rip)
 	return 1;
 }
 EXPORT_SYMBOL_GPL(xkvm_x86_exit_nop);
+
+/* No virtual PMU: RDPMC is refused as on KVM without one (#GP). */
+int xkvm_x86_exit_rdpmc(struct xkvm_vcpu *vcpu, u64 next_rip)
+{
+	xkvm_x86_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+	return 1;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_rdpmc);
+
+/* RDTSCP where the hardware cannot let the guest read its own TSC_AUX. */
+int xkvm_x86_exit_rdtscp(struct xkvm_vcpu *vcpu, u64 next_rip)
+{
+	u64 *r = vcpu->arch.regs, tsc;
+	u32 a, b, c, d;
+
+	xkvm_x86_guest_cpuid(vcpu, 0x80000001, 0, &a, &b, &c, &d);
+	if (!(d & BIT(27)))
+		return xkvm_x86_exit_ud(vcpu);
+	tsc = rdtsc() + vcpu->arch.msrs.tsc_offset;
+	r[XKVM_REG_RAX] = (u32)tsc;
+	r[XKVM_REG_RDX] = tsc >> 32;
+	r[XKVM_REG_RCX] = (u32)vcpu->arch.msrs.tsc_aux;
+	vcpu->arch.rip = next_rip;
+	return 1;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_rdtscp);
 
 int xkvm_x86_exit_ud(struct xkvm_vcpu *vcpu)
 {
@@ -261,13 +279,15 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 	flush = vcpu->arch.tlb_flush_pending;
 	vcpu->arch.tlb_flush_pending = false;
 	vcpu->arch.has_run = true;
-	xkvm_x86_prepare_events(vcpu);
+	xkvm_x86_inject_events(vcpu);
 	xkvm_x86_load_guest_xcr0(vcpu);
 	pkru = xkvm_x86_load_guest_pkru(vcpu);
+	xkvm_x86_spec_enter(vcpu);
 	xkvm_guest_timing_enter();
 
 	xkvm_x86_ops->enter_guest(vcpu, flush);
 
+	xkvm_x86_spec_exit(vcpu);
 	vcpu->arch.state_valid = 0;
 	if (pkru)
 		xkvm_x86_put_guest_pkru(vcpu);
@@ -318,6 +338,8 @@ int xkvm_arch_vcpu_run(struct xkvm_vcpu *vcpu)
 		return -EINVAL;
 	vcpu->arch.cr8 = cr8;
 	vcpu->arch.request_irq_window = READ_ONCE(run->request_interrupt_window);
+	/* userspace ran since the last entry: its data may be in L1D */
+	vcpu->arch.l1d_flush = true;
 	if (cpu_feature_enabled(X86_FEATURE_OSPKE))
 		vcpu->arch.host_pkru = read_pkru();
 

@@ -22,7 +22,9 @@ int xkvm_x86_vendor_register(const struct xkvm_x86_ops *ops)
 	if (!ops->tdp || !ops->vcpu_create || !ops->vcpu_free ||
 	    !ops->state_get || !ops->state_set || !ops->get_msr ||
 	    !ops->set_msr || !ops->enter_guest || !ops->handle_exit ||
-	    !ops->interrupt_allowed)
+	    !ops->get_interrupt_shadow || !ops->set_interrupt_shadow ||
+	    !ops->inject_event || !ops->set_irq_window ||
+	    !ops->set_nmi_window)
 		return -EINVAL;
 
 	mutex_lock(&xkvm_vendor_lock);

@@ -47,6 +47,8 @@ int xkvm_arch_check_extension(struct xkvm *vm, long cap)
 	case KVM_CAP_GET_MSR_FEATURES:
 	case KVM_CAP_DEBUGREGS:
 	case KVM_CAP_GET_TSC_KHZ:
+	case KVM_CAP_VCPU_EVENTS:
+	case KVM_CAP_USER_NMI:
 		return 1;
 	case KVM_CAP_IRQ_ROUTING:
 		/* routes exist only with an in-kernel irqchip, as on KVM */
@@ -56,9 +58,6 @@ int xkvm_arch_check_extension(struct xkvm *vm, long cap)
 		return boot_cpu_has(X86_FEATURE_XSAVE);
 	case KVM_CAP_MCE:
 		return XKVM_MAX_MCE_BANKS;
-	case KVM_CAP_VCPU_EVENTS:
-	case KVM_CAP_USER_NMI:
-		return xkvm_x86_has_events();
 	case KVM_CAP_NR_VCPUS:
 		return min_t(int, num_online_cpus(), XKVM_MAX_VCPUS);
 	case KVM_CAP_MAX_VCPUS:

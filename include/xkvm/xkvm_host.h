@@ -59,6 +59,7 @@ struct xkvm_memslots {
 
 struct xkvm {
 	refcount_t refcount;
+	u64 id;				/* unique, never reused */
 	struct mm_struct *mm;		/* creator's mm; other mms get -EIO */
 	struct module *vendor_owner;	/* pinned while the VM lives */
 

@@ -47,6 +47,25 @@ struct xkvm_x86_state {
 	u64 cr0, cr2, cr3, cr4, efer;
 };
 
+/* Kinds of events the hardware delivers; vendors map their own codes. */
+enum xkvm_x86_event_type {
+	XKVM_EVENT_EXT_INTR,		/* external interrupt */
+	XKVM_EVENT_NMI,
+	XKVM_EVENT_HW_EXC,		/* hardware exception */
+	XKVM_EVENT_SW_INT,		/* INT n */
+	XKVM_EVENT_PRIV_SW_EXC,		/* INT1 (ICEBP) */
+	XKVM_EVENT_SW_EXC,		/* INT3, INTO */
+};
+
+/* One event to deliver (or whose delivery an exit interrupted). */
+struct xkvm_x86_event {
+	u8 type;			/* enum xkvm_x86_event_type */
+	u8 vector;
+	bool has_error_code;
+	u32 error_code;
+	u8 insn_len;			/* software events: instruction length */
+};
+
 /* An exception waiting to be injected at the next entry. */
 struct xkvm_x86_exception {
 	bool pending;
@@ -97,7 +116,8 @@ struct xkvm_x86_mmio_piece {
 struct xkvm_x86_pending_io {
 	enum xkvm_x86_completion kind;
 	u8 size;		/* PIO_IN: bytes; STRING_IN: element size */
-	u64 next_rip;		/* PIO_IN */
+	u64 next_rip;		/* PIO_IN/OUT */
+	u64 exit_rip;		/* PIO_IN/OUT: RIP of the instruction */
 
 	/* The emulated instruction (MMIO_READ, MMIO_WRITE, STRING_IN). */
 	u8 insn[XKVM_EMU_INSN_MAX];
@@ -135,6 +155,7 @@ struct xkvm_x86_msrs {
 	u64 misc_enable;
 	u64 hwcr;
 	u64 ucode_rev;
+	u64 tsc_aux;			/* what RDTSCP and RDPID read */
 	u64 mtrr_deftype;
 	u64 mtrr_fixed[XKVM_NR_FIXED_MTRR];
 	u64 mtrr_var[2 * XKVM_NR_VAR_MTRR];	/* base, mask pairs */
@@ -172,10 +193,13 @@ struct xkvm_vcpu_arch {
 	struct xkvm_x86_exception exception;	/* (own) */
 	struct xkvm_x86_interrupt interrupt;	/* (own) */
 	struct xkvm_x86_nmi nmi;		/* (own) */
-	bool irq_window;			/* (own) exit when IRQs can be taken */
+	struct xkvm_x86_event injected;		/* (own) delivered again first */
+	bool injected_valid;			/* (own) */
 	bool request_irq_window;		/* (own) kvm_run's, read at KVM_RUN */
 	bool tlb_flush_pending;			/* (own) XKVM_REQ_TLB_FLUSH taken */
 	u32 pkru, host_pkru;			/* (own) guest PKRU; the VMM's */
+	bool l1d_flush;				/* (own) L1D may hold host data */
+	unsigned long l1d_switches;		/* (own) thread switches seen */
 	struct xkvm_x86_msrs msrs;		/* (own) */
 	u32 mp_state;				/* (own) KVM_MP_STATE_* */
 	struct xkvm_x86_pending_io pending;	/* (own) */

@@ -17,6 +17,7 @@
 #ifndef XKVM_X86_H
 #define XKVM_X86_H
 
+#include <asm/processor-flags.h>
 #include <xkvm/xkvm_host.h>
 
 /*
@@ -63,28 +64,32 @@ struct xkvm_x86_ops {
 		       bool host_initiated);
 
 	/*
-	 * Can the guest take an external interrupt now (RFLAGS.IF set, no
-	 * interrupt shadow, no event waiting for re-injection)?  Mandatory.
-	 */
-	bool (*interrupt_allowed)(struct xkvm_vcpu *vcpu);
-
-	/*
-	 * The interrupt shadow (KVM_X86_SHADOW_INT_*) after STI or MOV SS.
-	 * Optional: without them there is no KVM_NMI or VCPU_EVENTS, and the
-	 * vendor must then never see vcpu->arch.nmi.pending set.
+	 * The interrupt shadow (KVM_X86_SHADOW_INT_*) after STI or MOV SS,
+	 * as it holds for the instruction at the current RIP.  Mandatory.
 	 */
 	u32 (*get_interrupt_shadow)(struct xkvm_vcpu *vcpu);
 	void (*set_interrupt_shadow)(struct xkvm_vcpu *vcpu, u32 shadow);
 
 	/*
+	 * Event primitives (the policy is the core's: events.c).  Called
+	 * with interrupts off right before enter_guest: inject_event at most
+	 * once, then both window hooks.  inject_event delivers @ev at the
+	 * entry as given (whatever RFLAGS.IF says); the windows ask for an
+	 * exit as soon as the guest could take an interrupt / an NMI.  After
+	 * the exit the vendor reports an event whose delivery did not
+	 * complete with xkvm_x86_event_interrupted(), keeps the NMI blocking
+	 * in vcpu->arch.nmi.masked current, and clears both windows.
+	 * Mandatory.
+	 */
+	void (*inject_event)(struct xkvm_vcpu *vcpu,
+			     const struct xkvm_x86_event *ev);
+	void (*set_irq_window)(struct xkvm_vcpu *vcpu, bool on);
+	void (*set_nmi_window)(struct xkvm_vcpu *vcpu, bool on);
+
+	/*
 	 * Enter the guest once and return after the exit.  Called with
-	 * preemption and interrupts disabled, guest FPU loaded.  Inject, in
-	 * this order, an event whose delivery the last exit interrupted,
-	 * vcpu->arch.exception, vcpu->arch.interrupt (committed: whatever
-	 * RFLAGS.IF says, as on KVM), an NMI (vcpu->arch.nmi, unless masked
-	 * or in an interrupt shadow; mask NMIs until the guest's IRET); when
-	 * vcpu->arch.irq_window is set, arrange an exit as soon as the guest
-	 * can take an interrupt.  Honour XKVM_REQ_TLB_FLUSH (flush_tlb).
+	 * preemption and interrupts disabled, guest FPU loaded, events
+	 * handed over.  Flush the guest's TLB tags first if @flush_tlb.
 	 */
 	void (*enter_guest)(struct xkvm_vcpu *vcpu, bool flush_tlb);
 
@@ -103,13 +108,15 @@ void xkvm_x86_state_dirty(struct xkvm_vcpu *vcpu, u32 which);
 void xkvm_x86_reset_regs(struct xkvm_vcpu *vcpu);
 int xkvm_x86_cpl(struct xkvm_vcpu *vcpu);
 
-/* Exceptions (arch/x86/run.c) and interrupts (arch/x86/events.c). */
+/* Events: the injection policy (arch/x86/events.c). */
 void xkvm_x86_queue_exception(struct xkvm_vcpu *vcpu, u8 vector,
 			      bool has_error_code, u32 error_code);
+void xkvm_x86_event_interrupted(struct xkvm_vcpu *vcpu,
+				const struct xkvm_x86_event *ev);
+void xkvm_x86_inject_events(struct xkvm_vcpu *vcpu);
 bool xkvm_x86_ready_for_interrupt(struct xkvm_vcpu *vcpu);
-void xkvm_x86_prepare_events(struct xkvm_vcpu *vcpu);
 bool xkvm_x86_irq_window_open(struct xkvm_vcpu *vcpu);
-bool xkvm_x86_has_events(void);
+void xkvm_x86_events_reset(struct xkvm_vcpu *vcpu);
 long xkvm_x86_events_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 			   void __user *argp);
 
@@ -130,6 +137,8 @@ int xkvm_x86_exit_rdmsr(struct xkvm_vcpu *vcpu, u64 next_rip);
 int xkvm_x86_exit_wrmsr(struct xkvm_vcpu *vcpu, u64 next_rip);
 int xkvm_x86_exit_xsetbv(struct xkvm_vcpu *vcpu, u64 next_rip);
 int xkvm_x86_exit_nop(struct xkvm_vcpu *vcpu, u64 next_rip);
+int xkvm_x86_exit_rdpmc(struct xkvm_vcpu *vcpu, u64 next_rip);
+int xkvm_x86_exit_rdtscp(struct xkvm_vcpu *vcpu, u64 next_rip);
 int xkvm_x86_exit_ud(struct xkvm_vcpu *vcpu);
 int xkvm_x86_exit_mov_dr(struct xkvm_vcpu *vcpu);
 int xkvm_x86_exit_shutdown(struct xkvm_vcpu *vcpu);
@@ -137,6 +146,45 @@ int xkvm_x86_exit_fail_entry(struct xkvm_vcpu *vcpu, u64 reason);
 int xkvm_x86_exit_unhandled(struct xkvm_vcpu *vcpu, u64 exit_code);
 int xkvm_x86_exit_tdp_fault(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
 			    u32 fault, const u8 *insn, int insn_len);
+
+/* Control registers (arch/x86/cr.c). */
+enum xkvm_x86_cr_kind {
+	XKVM_CR_MOV_TO,
+	XKVM_CR_MOV_FROM,
+	XKVM_CR_CLTS,
+	XKVM_CR_LMSW,
+};
+
+struct xkvm_x86_cr_access {
+	u8 cr;			/* 0, 3, 4 or 8 */
+	u8 kind;		/* enum xkvm_x86_cr_kind */
+	u8 gpr;			/* MOV: the general-purpose register */
+	u16 lmsw;		/* LMSW: the source operand */
+	u64 next_rip;
+};
+
+/*
+ * CR4 bits a vendor may let the guest change without an exit: valid for
+ * every guest, no effect outside the guest (PGE: the guest's own TLB).
+ */
+#define XKVM_CR4_GUEST_OWNED	(X86_CR4_PGE | X86_CR4_TSD | X86_CR4_DE | \
+				 X86_CR4_PCE | X86_CR4_OSFXSR | \
+				 X86_CR4_OSXMMEXCPT)
+
+int xkvm_x86_exit_cr(struct xkvm_vcpu *vcpu, const struct xkvm_x86_cr_access *a);
+u64 xkvm_x86_cr4_reserved(struct xkvm_vcpu *vcpu);
+bool xkvm_x86_cr0_valid(u64 cr0);
+
+/*
+ * Decoding of the instruction at RIP, for vendors whose exit does not
+ * describe it (AMD-V without NRIP save or decode assists), in
+ * arch/x86/insn_intercept.c.  Both return false if the bytes there are
+ * not what the exit said (the guest changed them meanwhile).
+ */
+bool xkvm_x86_insn_next_rip(struct xkvm_vcpu *vcpu, const u8 *opcode, int len,
+			    u64 *next_rip);
+bool xkvm_x86_decode_cr_access(struct xkvm_vcpu *vcpu, int cr, bool write,
+			       struct xkvm_x86_cr_access *a);
 
 /* CPUID lookup for the guest (arch/x86/cpuid.c). */
 void xkvm_x86_guest_cpuid(struct xkvm_vcpu *vcpu, u32 leaf, u32 subleaf,
@@ -159,6 +207,7 @@ int xkvm_x86_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
 bool xkvm_x86_efer_valid(struct xkvm_vcpu *vcpu, u64 efer);
 bool xkvm_x86_apic_base_valid(struct xkvm_vcpu *vcpu, u64 data);
 void xkvm_x86_msrs_reset(struct xkvm_vcpu *vcpu);
+bool xkvm_x86_guest_has_tsc_aux(struct xkvm_vcpu *vcpu);
 int xkvm_x86_common_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data);
 int xkvm_x86_common_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
 			    bool host);
@@ -193,6 +242,13 @@ int xkvm_tdp_init(struct xkvm *vm);
 void xkvm_tdp_destroy(struct xkvm *vm);
 void xkvm_tdp_vcpu_free(struct xkvm_vcpu *vcpu);
 phys_addr_t xkvm_tdp_root_pa(struct xkvm *vm);
+
+/* World-switch mitigations (arch/x86/speculation.c). */
+void xkvm_x86_spec_enter(struct xkvm_vcpu *vcpu);
+void xkvm_x86_spec_exit(struct xkvm_vcpu *vcpu);
+void xkvm_x86_spec_ctrl_restore_host(void);
+bool xkvm_x86_l1d_flush_needed(void);
+bool xkvm_x86_l1d_flush_due(struct xkvm_vcpu *vcpu);
 
 /* Run loop (arch/x86/run.c). */
 int xkvm_x86_vcpu_run(struct xkvm_vcpu *vcpu);

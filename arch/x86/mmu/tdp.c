@@ -251,6 +251,7 @@ int xkvm_x86_exit_tdp_fault(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
 	struct xkvm_memslot *slot;
 	int idx, r;
 
+	vcpu->arch.l1d_flush = true;	/* host memory was walked */
 	idx = srcu_read_lock(&vm->srcu);
 	slot = xkvm_gfn_to_memslot(vm, gpa >> PAGE_SHIFT);
 	if (slot && !((fault & XKVM_FAULT_WRITE) &&

@@ -102,11 +102,19 @@ static_assert(offsetof(struct svm_vmcb, cr2) == 0x640);
 static_assert(offsetof(struct svm_vmcb, g_pat) == 0x668);
 static_assert(sizeof(struct svm_vmcb) == 0x1000);
 
+/* intercept_cr: reads in bits 0-15, writes in bits 16-31 */
+#define SVM_INTERCEPT_CR_READ(n)	BIT(n)
+#define SVM_INTERCEPT_CR_WRITE(n)	BIT(16 + (n))
+
+/* intercept_exceptions: one bit per vector */
+#define SVM_INTERCEPT_EXCP(v)		BIT(v)
+
 /* intercept_misc1 */
 #define SVM_INTERCEPT_INTR		BIT(0)
 #define SVM_INTERCEPT_NMI		BIT(1)
 #define SVM_INTERCEPT_SMI		BIT(2)
 #define SVM_INTERCEPT_VINTR		BIT(4)
+#define SVM_INTERCEPT_RDPMC		BIT(15)
 #define SVM_INTERCEPT_CPUID		BIT(18)
 #define SVM_INTERCEPT_IRET		BIT(20)
 #define SVM_INTERCEPT_RSM		BIT(19)
@@ -126,6 +134,7 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_INTERCEPT_STGI		BIT(4)
 #define SVM_INTERCEPT_CLGI		BIT(5)
 #define SVM_INTERCEPT_SKINIT		BIT(6)
+#define SVM_INTERCEPT_RDTSCP		BIT(7)
 #define SVM_INTERCEPT_WBINVD		BIT(9)
 #define SVM_INTERCEPT_MONITOR		BIT(10)
 #define SVM_INTERCEPT_MWAIT		BIT(11)
@@ -150,14 +159,23 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_EVTINJ_TYPE_INTR		(0ULL << 8)
 #define SVM_EVTINJ_TYPE_NMI		(2ULL << 8)
 #define SVM_EVTINJ_TYPE_EXEPT		(3ULL << 8)
+#define SVM_EVTINJ_TYPE_SOFT		(4ULL << 8)
 
 /* exit codes */
+#define SVM_EXIT_READ_CR0		0x000
+#define SVM_EXIT_WRITE_CR0		0x010
+#define SVM_EXIT_WRITE_CR4		0x014
 #define SVM_EXIT_READ_DR0		0x020
 #define SVM_EXIT_WRITE_DR15		0x03f
+#define SVM_EXIT_EXCP_BASE		0x040
+#define SVM_EXIT_EXCP_DB		(SVM_EXIT_EXCP_BASE + 1)
+#define SVM_EXIT_EXCP_AC		(SVM_EXIT_EXCP_BASE + 17)
+#define SVM_EXIT_EXCP_MC		(SVM_EXIT_EXCP_BASE + 18)
 #define SVM_EXIT_INTR			0x060
 #define SVM_EXIT_NMI			0x061
 #define SVM_EXIT_SMI			0x062
 #define SVM_EXIT_VINTR			0x064
+#define SVM_EXIT_RDPMC			0x06f
 #define SVM_EXIT_CPUID			0x072
 #define SVM_EXIT_IRET			0x074
 #define SVM_EXIT_INVD			0x076
@@ -173,6 +191,7 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_EXIT_STGI			0x084
 #define SVM_EXIT_CLGI			0x085
 #define SVM_EXIT_SKINIT			0x086
+#define SVM_EXIT_RDTSCP			0x087
 #define SVM_EXIT_WBINVD			0x089
 #define SVM_EXIT_MONITOR		0x08a
 #define SVM_EXIT_MWAIT			0x08b
@@ -181,6 +200,11 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_EXIT_NPF			0x400
 #define SVM_EXIT_NR			0x401
 #define SVM_EXIT_INVALID		0xffffffffU
+
+/* CR access exit_info_1 with decode assists: a MOV CR, GPR in bits 3:0 */
+#define SVM_CR_INFO_MOV			BIT_ULL(63)
+
+#define SVM_DR6_INIT			0xffff0ff0ULL
 
 /* IOIO exit_info_1 */
 #define SVM_IOIO_IN			BIT(0)
@@ -226,6 +250,8 @@ int svm_enable_init(void);
 void svm_enable_exit(void);
 u8 svm_assign_asid(struct svm_vcpu *s, int cpu);
 u64 svm_host_save_pa(int cpu);
+u64 svm_host_tsc_aux(void);
+extern u64 svm_host_xss;		/* IA32_XSS of the host, 0 if none */
 extern u32 svm_features;		/* CPUID 0x8000000a EDX */
 
 /* svm_vmcb.c: VMCB set-up and state copies */

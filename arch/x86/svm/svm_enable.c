@@ -27,6 +27,7 @@
 struct svm_cpu {
 	struct page *hsave;		/* VM_HSAVE_PA */
 	struct page *host_vmcb;		/* VMSAVE/VMLOAD of host state */
+	u64 host_tsc_aux;		/* the kernel's TSC_AUX on this CPU */
 	bool enabled;
 	u32 next_asid;
 	u64 asid_generation;
@@ -43,6 +44,14 @@ static const bool svm_kernel_disables_svm;
 static enum cpuhp_state svm_hp_state;
 static u32 svm_max_asid;
 u32 svm_features;
+
+u64 svm_host_xss;
+
+/* This CPU's TSC_AUX as the kernel set it (CPU and node number). */
+u64 svm_host_tsc_aux(void)
+{
+	return this_cpu_read(svm_cpu_data.host_tsc_aux);
+}
 
 u64 svm_host_save_pa(int cpu)
 {
@@ -107,6 +116,8 @@ static int svm_cpu_online(unsigned int cpu)
 		       cpu);
 		return -EBUSY;
 	}
+	if (boot_cpu_has(X86_FEATURE_RDTSCP) || boot_cpu_has(X86_FEATURE_RDPID))
+		rdmsrl(MSR_TSC_AUX, sd->host_tsc_aux);
 	wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(sd->hsave));
 	wrmsrl(MSR_EFER, efer | EFER_SVME);
 	/* ASIDs may hold stale translations: start a new generation */
@@ -145,6 +156,8 @@ int svm_enable_init(void)
 {
 	int cpu, r;
 
+	if (boot_cpu_has(X86_FEATURE_XSAVES))
+		rdmsrl(MSR_IA32_XSS, svm_host_xss);
 	svm_max_asid = cpuid_ebx(0x8000000a) - 1;
 	svm_features = cpuid_edx(0x8000000a);
 	if (svm_max_asid < 1) {

@@ -10,17 +10,55 @@
  * KVM_EXIT_INTERNAL_ERROR (unexpected exit reason).
  */
 #include <linux/nospec.h>
+#include <asm/trapnr.h>
 
 #include "svm.h"
 
 typedef int (*svm_exit_handler)(struct xkvm_vcpu *vcpu);
 
-/* The next RIP: from the VMCB with NRIP save, else the known length. */
-static u64 svm_next_rip(struct xkvm_vcpu *vcpu, int insn_len)
+/* Opcodes of the instruction intercepts, to find their length by decoding. */
+struct svm_insn {
+	u8 len;
+	u8 op[3];
+};
+
+static const struct svm_insn svm_insn_rdmsr = { 2, { 0x0f, 0x32 } };
+static const struct svm_insn svm_insn_wrmsr = { 2, { 0x0f, 0x30 } };
+
+static const struct svm_insn svm_insns[SVM_EXIT_NR] = {
+	[SVM_EXIT_CPUID]	= { 2, { 0x0f, 0xa2 } },
+	[SVM_EXIT_RDPMC]	= { 2, { 0x0f, 0x33 } },
+	[SVM_EXIT_INVD]		= { 2, { 0x0f, 0x08 } },
+	[SVM_EXIT_HLT]		= { 1, { 0xf4 } },
+	[SVM_EXIT_RDTSCP]	= { 3, { 0x0f, 0x01, 0xf9 } },
+	[SVM_EXIT_WBINVD]	= { 2, { 0x0f, 0x09 } },
+	[SVM_EXIT_MONITOR]	= { 3, { 0x0f, 0x01, 0xc8 } },
+	[SVM_EXIT_MWAIT]	= { 3, { 0x0f, 0x01, 0xc9 } },
+	[SVM_EXIT_XSETBV]	= { 3, { 0x0f, 0x01, 0xd1 } },
+};
+
+/*
+ * The RIP after the intercepted instruction: the VMCB has it with NRIP
+ * save; without it the instruction is decoded (prefixes included), as
+ * the CPU would have.  false: the bytes at RIP are not that instruction
+ * any more; the guest is resumed to run whatever is there.
+ */
+static bool svm_next_rip(struct xkvm_vcpu *vcpu, const struct svm_insn *insn,
+			 u64 *next)
 {
-	if (svm_features & SVM_FEATURE_NRIPS)
-		return to_svm(vcpu)->vmcb->next_rip;
-	return vcpu->arch.rip + insn_len;
+	if (svm_features & SVM_FEATURE_NRIPS) {
+		*next = to_svm(vcpu)->vmcb->next_rip;
+		return true;
+	}
+	return xkvm_x86_insn_next_rip(vcpu, insn->op, insn->len, next);
+}
+
+/* The next RIP of the exit being handled (an entry of svm_insns). */
+static bool svm_exit_next_rip(struct xkvm_vcpu *vcpu, u64 *next)
+{
+	u32 code = lower_32_bits(to_svm(vcpu)->vmcb->exit_code);
+
+	return svm_next_rip(vcpu, &svm_insns[code], next);
 }
 
 static int svm_exit_resume(struct xkvm_vcpu *vcpu)
@@ -30,11 +68,7 @@ static int svm_exit_resume(struct xkvm_vcpu *vcpu)
 
 static int svm_exit_vintr(struct xkvm_vcpu *vcpu)
 {
-	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
-
 	/* the window is open; the run loop tells userspace if it asked */
-	v->int_ctl &= ~SVM_INT_CTL_V_IRQ;
-	v->intercept_misc1 &= ~SVM_INTERCEPT_VINTR;
 	return 1;
 }
 
@@ -52,12 +86,38 @@ static int svm_exit_iret(struct xkvm_vcpu *vcpu)
 
 static int svm_exit_cpuid(struct xkvm_vcpu *vcpu)
 {
-	return xkvm_x86_exit_cpuid(vcpu, svm_next_rip(vcpu, 2));
+	u64 next;
+
+	if (!svm_exit_next_rip(vcpu, &next))
+		return 1;
+	return xkvm_x86_exit_cpuid(vcpu, next);
 }
 
 static int svm_exit_hlt(struct xkvm_vcpu *vcpu)
 {
-	return xkvm_x86_exit_hlt(vcpu, svm_next_rip(vcpu, 1));
+	u64 next;
+
+	if (!svm_exit_next_rip(vcpu, &next))
+		return 1;
+	return xkvm_x86_exit_hlt(vcpu, next);
+}
+
+static int svm_exit_rdpmc(struct xkvm_vcpu *vcpu)
+{
+	u64 next;
+
+	if (!svm_exit_next_rip(vcpu, &next))
+		return 1;
+	return xkvm_x86_exit_rdpmc(vcpu, next);
+}
+
+static int svm_exit_rdtscp(struct xkvm_vcpu *vcpu)
+{
+	u64 next;
+
+	if (!svm_exit_next_rip(vcpu, &next))
+		return 1;
+	return xkvm_x86_exit_rdtscp(vcpu, next);
 }
 
 static int svm_exit_ioio(struct xkvm_vcpu *vcpu)
@@ -79,27 +139,34 @@ static int svm_exit_ioio(struct xkvm_vcpu *vcpu)
 
 static int svm_exit_msr(struct xkvm_vcpu *vcpu)
 {
-	u64 next = svm_next_rip(vcpu, 2);
+	bool write = to_svm(vcpu)->vmcb->exit_info_1;
+	u64 next;
 
-	if (to_svm(vcpu)->vmcb->exit_info_1)
+	if (!svm_next_rip(vcpu, write ? &svm_insn_wrmsr : &svm_insn_rdmsr,
+			  &next))
+		return 1;
+	if (write)
 		return xkvm_x86_exit_wrmsr(vcpu, next);
 	return xkvm_x86_exit_rdmsr(vcpu, next);
 }
 
 static int svm_exit_xsetbv(struct xkvm_vcpu *vcpu)
 {
-	return xkvm_x86_exit_xsetbv(vcpu, svm_next_rip(vcpu, 3));
+	u64 next;
+
+	if (!svm_exit_next_rip(vcpu, &next))
+		return 1;
+	return xkvm_x86_exit_xsetbv(vcpu, next);
 }
 
-static int svm_exit_invd(struct xkvm_vcpu *vcpu)
+/* INVD, WBINVD, MONITOR, MWAIT: NOPs for the guest, as on KVM */
+static int svm_exit_nop(struct xkvm_vcpu *vcpu)
 {
-	return xkvm_x86_exit_nop(vcpu, svm_next_rip(vcpu, 2));
-}
+	u64 next;
 
-static int svm_exit_monitor(struct xkvm_vcpu *vcpu)
-{
-	/* MONITOR/MWAIT behave as NOPs, as on KVM */
-	return xkvm_x86_exit_nop(vcpu, svm_next_rip(vcpu, 3));
+	if (!svm_exit_next_rip(vcpu, &next))
+		return 1;
+	return xkvm_x86_exit_nop(vcpu, next);
 }
 
 static int svm_exit_ud(struct xkvm_vcpu *vcpu)
@@ -110,6 +177,63 @@ static int svm_exit_ud(struct xkvm_vcpu *vcpu)
 static int svm_exit_dr(struct xkvm_vcpu *vcpu)
 {
 	return xkvm_x86_exit_mov_dr(vcpu);
+}
+
+/*
+ * CR4 writes always exit (the core checks them against the guest's
+ * CPUID), CR0 reads and writes while the guest's CD/NW are kept out of
+ * the hardware.  Decode assists give the register of a MOV CR; anything
+ * else (CLTS, LMSW, no decode assists) is decoded from the instruction.
+ */
+static int svm_exit_cr(struct xkvm_vcpu *vcpu)
+{
+	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
+	u32 code = lower_32_bits(v->exit_code);
+	bool write = code >= SVM_EXIT_WRITE_CR0;
+	struct xkvm_x86_cr_access a = {
+		.cr = code & 0xf,
+		.kind = write ? XKVM_CR_MOV_TO : XKVM_CR_MOV_FROM,
+		.gpr = v->exit_info_1 & 0xf,
+		.next_rip = v->next_rip,
+	};
+
+	if (!(svm_features & SVM_FEATURE_DECODE_ASSISTS) ||
+	    !(svm_features & SVM_FEATURE_NRIPS) ||
+	    !(v->exit_info_1 & SVM_CR_INFO_MOV)) {
+		if (!xkvm_x86_decode_cr_access(vcpu, code & 0xf, write, &a))
+			return 1;
+	}
+	return xkvm_x86_exit_cr(vcpu, &a);
+}
+
+/*
+ * #DB and #AC are intercepted only so that a guest cannot make the CPU
+ * deliver them in an endless loop without an instruction boundary (a
+ * host CPU hang): they go back into the guest.
+ */
+static int svm_exit_db(struct xkvm_vcpu *vcpu)
+{
+	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
+
+	/* B0-B3, BD, BS, BT as the guest's DR6 reads them */
+	vcpu->arch.dr6 = (vcpu->arch.dr6 & ~0xe00fULL) | (v->dr6 & 0xe00f);
+	v->dr6 = SVM_DR6_INIT;
+	xkvm_x86_queue_exception(vcpu, X86_TRAP_DB, false, 0);
+	return 1;
+}
+
+static int svm_exit_ac(struct xkvm_vcpu *vcpu)
+{
+	xkvm_x86_queue_exception(vcpu, X86_TRAP_AC, true,
+				 to_svm(vcpu)->vmcb->exit_info_1);
+	return 1;
+}
+
+/* A machine check while the guest ran is the host's: run its handler. */
+static int svm_exit_mc(struct xkvm_vcpu *vcpu)
+{
+	asm volatile("int $0x12");
+	return 1;
 }
 
 static int svm_exit_shutdown(struct xkvm_vcpu *vcpu)
@@ -139,13 +263,20 @@ static int svm_exit_npf(struct xkvm_vcpu *vcpu)
 }
 
 static const svm_exit_handler svm_exit_handlers[SVM_EXIT_NR] = {
+	[SVM_EXIT_READ_CR0]	= svm_exit_cr,
+	[SVM_EXIT_WRITE_CR0]	= svm_exit_cr,
+	[SVM_EXIT_WRITE_CR4]	= svm_exit_cr,
+	[SVM_EXIT_EXCP_DB]	= svm_exit_db,
+	[SVM_EXIT_EXCP_AC]	= svm_exit_ac,
+	[SVM_EXIT_EXCP_MC]	= svm_exit_mc,
 	[SVM_EXIT_INTR]		= svm_exit_resume,
 	[SVM_EXIT_NMI]		= svm_exit_resume,
 	[SVM_EXIT_SMI]		= svm_exit_resume,
 	[SVM_EXIT_VINTR]	= svm_exit_vintr,
+	[SVM_EXIT_RDPMC]	= svm_exit_rdpmc,
 	[SVM_EXIT_CPUID]	= svm_exit_cpuid,
 	[SVM_EXIT_IRET]		= svm_exit_iret,
-	[SVM_EXIT_INVD]		= svm_exit_invd,
+	[SVM_EXIT_INVD]		= svm_exit_nop,
 	[SVM_EXIT_HLT]		= svm_exit_hlt,
 	[SVM_EXIT_INVLPGA]	= svm_exit_ud,
 	[SVM_EXIT_IOIO]		= svm_exit_ioio,
@@ -158,9 +289,10 @@ static const svm_exit_handler svm_exit_handlers[SVM_EXIT_NR] = {
 	[SVM_EXIT_STGI]		= svm_exit_ud,
 	[SVM_EXIT_CLGI]		= svm_exit_ud,
 	[SVM_EXIT_SKINIT]	= svm_exit_ud,
-	[SVM_EXIT_WBINVD]	= svm_exit_invd,
-	[SVM_EXIT_MONITOR]	= svm_exit_monitor,
-	[SVM_EXIT_MWAIT]	= svm_exit_monitor,
+	[SVM_EXIT_RDTSCP]	= svm_exit_rdtscp,
+	[SVM_EXIT_WBINVD]	= svm_exit_nop,
+	[SVM_EXIT_MONITOR]	= svm_exit_nop,
+	[SVM_EXIT_MWAIT]	= svm_exit_nop,
 	[SVM_EXIT_XSETBV]	= svm_exit_xsetbv,
 	[SVM_EXIT_RDPRU]	= svm_exit_ud,
 	[SVM_EXIT_NPF]		= svm_exit_npf,

@@ -78,13 +78,6 @@ static bool svm_intr_open(struct xkvm_vcpu *vcpu)
 	return (vcpu->arch.rflags & X86_EFLAGS_IF) && !svm_in_shadow(vcpu);
 }
 
-static bool svm_interrupt_allowed(struct xkvm_vcpu *vcpu)
-{
-	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
-
-	return svm_intr_open(vcpu) && !(v->exit_int_info & SVM_EVTINJ_VALID);
-}
-
 static u32 svm_get_interrupt_shadow(struct xkvm_vcpu *vcpu)
 {
 	/* the VMCB does not say which instruction made it: both, as KVM says */
@@ -103,121 +96,180 @@ static void svm_set_interrupt_shadow(struct xkvm_vcpu *vcpu, u32 shadow)
 	s->exit_rip = vcpu->arch.rip;
 }
 
-/*
- * An NMI can go in unless NMIs are blocked (an NMI handler has not yet
- * returned: IRET is intercepted to see it) or an interrupt shadow holds.
- */
-static bool svm_inject_nmi(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
-{
-	struct xkvm_x86_nmi *nmi = &vcpu->arch.nmi;
-
-	if (!nmi->pending || nmi->masked || svm_in_shadow(vcpu))
-		return false;
-	v->event_inj = X86_TRAP_NMI | SVM_EVTINJ_TYPE_NMI | SVM_EVTINJ_VALID;
-	nmi->pending--;
-	nmi->masked = true;
-	return true;
-}
-
 #define SVM_INT_CTL_VIRQ_ANY	(SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_INTR_PRIO_MASK | \
 				 SVM_INT_CTL_V_IGN_TPR | SVM_INT_CTL_V_INTR_VECTOR_MASK)
 
-/*
- * An external interrupt goes in as a virtual interrupt (V_IRQ, highest
- * priority, TPR ignored: taken at the first instruction boundary) when the
- * guest can take it, else through EVENTINJ, which ignores RFLAGS.IF as on
- * KVM.  To the guest both are the same.  V_IRQ is preferred because QEMU
- * 7.2's TCG, the AMD-V machine of the test harness, delivers an EVENTINJ
- * interrupt a second time (IF=0, nested in its own handler) if its vCPU is
- * kicked before the guest's next exception or #VMEXIT.
- */
-static void svm_inject_intr(struct xkvm_vcpu *vcpu, struct svm_vmcb *v,
-			    u8 vector)
+/* EVENTINJ types of the neutral event kinds. */
+static u64 svm_event_type(u8 type)
 {
-	if (svm_intr_open(vcpu)) {
-		v->int_ctl |= SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_INTR_PRIO_MASK |
-			      SVM_INT_CTL_V_IGN_TPR |
-			      ((u64)vector << SVM_INT_CTL_V_INTR_VECTOR_SHIFT);
-		to_svm(vcpu)->virq_injected = true;
-	} else {
-		v->event_inj = vector | SVM_EVTINJ_TYPE_INTR | SVM_EVTINJ_VALID;
+	switch (type) {
+	case XKVM_EVENT_EXT_INTR:	return SVM_EVTINJ_TYPE_INTR;
+	case XKVM_EVENT_NMI:		return SVM_EVTINJ_TYPE_NMI;
+	case XKVM_EVENT_SW_INT:		return SVM_EVTINJ_TYPE_SOFT;
+	default:			return SVM_EVTINJ_TYPE_EXEPT;
 	}
 }
 
 /*
- * After the exit: a virtual interrupt not yet taken is queued again.  One
- * whose delivery the #VMEXIT interrupted is in EXITINTINFO, which QEMU's
- * TCG fills in as an exception of that vector (with an error code for
- * vectors that have one; VMRUN would refuse to inject it) and with V_IRQ
- * still set: it is made an external interrupt again, and re-injected.
+ * The event for this entry.  An external interrupt goes in as a virtual
+ * interrupt (V_IRQ, highest priority, TPR ignored: taken at the first
+ * instruction boundary) when the guest can take it, else through
+ * EVENTINJ, which ignores RFLAGS.IF as KVM's injection does.  To the guest
+ * both are the same.  V_IRQ is preferred because of the test machine's
+ * CPU: QEMU 7.2's TCG delivers an EVENTINJ interrupt a second time (IF=0,
+ * nested in its own handler) if its vCPU is kicked before the guest's
+ * next exception or #VMEXIT.
  */
-static void svm_complete_virq(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
+static void svm_inject_event(struct xkvm_vcpu *vcpu,
+			     const struct xkvm_x86_event *ev)
 {
 	struct svm_vcpu *s = to_svm(vcpu);
-	u8 vector = (v->int_ctl & SVM_INT_CTL_V_INTR_VECTOR_MASK) >>
-		    SVM_INT_CTL_V_INTR_VECTOR_SHIFT;
-	u64 info = v->exit_int_info;
+	struct svm_vmcb *v = s->vmcb;
+	u64 inj;
 
-	if (!s->virq_injected)
+	if (ev->type == XKVM_EVENT_EXT_INTR && svm_intr_open(vcpu)) {
+		v->int_ctl |= SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_INTR_PRIO_MASK |
+			      SVM_INT_CTL_V_IGN_TPR |
+			      ((u64)ev->vector << SVM_INT_CTL_V_INTR_VECTOR_SHIFT);
+		s->virq_injected = true;
 		return;
-	s->virq_injected = false;
-	if ((info & SVM_EVTINJ_VALID) &&
-	    (info & SVM_EVTINJ_VEC_MASK) == vector &&
-	    ((info & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_EXEPT ||
-	     (info & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_INTR)) {
-		/* taken, delivery interrupted (TCG leaves V_IRQ set then) */
-		v->exit_int_info = vector | SVM_EVTINJ_TYPE_INTR |
-				   SVM_EVTINJ_VALID;
-	} else if (v->int_ctl & SVM_INT_CTL_V_IRQ) {
-		/* not taken yet */
-		vcpu->arch.interrupt.vector = vector;
-		vcpu->arch.interrupt.pending = true;
 	}
-	v->int_ctl &= ~SVM_INT_CTL_VIRQ_ANY;
+	inj = ev->vector | svm_event_type(ev->type) | SVM_EVTINJ_VALID;
+	if (ev->has_error_code)
+		inj |= SVM_EVTINJ_VALID_ERR | ((u64)ev->error_code << 32);
+	v->event_inj = inj;
 }
 
 /*
- * One event per entry: re-injection, exception, the interrupt userspace
- * queued (committed, as on KVM: it goes before a new NMI, or the NMI
- * handler would run with it still to come), then an NMI.
+ * A virtual interrupt with the VINTR intercept makes the CPU exit as soon
+ * as the guest could take an interrupt; it cannot serve while V_IRQ
+ * carries a real interrupt this entry (the next exit comes later then).
  */
-static void svm_inject_event(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
+static void svm_set_irq_window(struct xkvm_vcpu *vcpu, bool on)
 {
-	struct xkvm_x86_exception *ex = &vcpu->arch.exception;
-	struct xkvm_x86_interrupt *irq = &vcpu->arch.interrupt;
-	u64 ev, info = v->exit_int_info;
+	struct svm_vcpu *s = to_svm(vcpu);
+	struct svm_vmcb *v = s->vmcb;
 
+	if (!on || s->virq_injected)
+		return;
+	v->int_ctl |= SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_INTR_PRIO_MASK |
+		      SVM_INT_CTL_V_IGN_TPR;
+	v->intercept_misc1 |= SVM_INTERCEPT_VINTR;
+}
+
+/*
+ * AMD-V has no NMI window.  NMIs blocked by a running handler are seen
+ * to open at its IRET (intercepted while vcpu->arch.nmi.masked); an NMI
+ * held back by an interrupt shadow or by another event waits for the next
+ * exit (KVM single-steps the guest there instead).
+ */
+static void svm_set_nmi_window(struct xkvm_vcpu *vcpu, bool on)
+{
+}
+
+/*
+ * QEMU TCG quirk: when a #VMEXIT interrupts the delivery of a virtual
+ * interrupt the guest took, TCG reports it in EXITINTINFO as an exception
+ * of the interrupt's vector (with an error code for vectors that have
+ * one, which VMRUN would refuse to inject) and leaves V_IRQ set.  It is
+ * made an external interrupt again.  Correct on real hardware, which
+ * reports such a delivery as type INTR: an exception has a vector below
+ * 32, and xkvm never uses V_IRQ for one.
+ */
+static void svm_quirk_tcg_virq_exitintinfo(struct svm_vmcb *v, u8 vector)
+{
+	u64 info = v->exit_int_info;
+
+	if (vector >= 32 && (info & SVM_EVTINJ_VALID) &&
+	    (info & SVM_EVTINJ_VEC_MASK) == vector &&
+	    (info & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_EXEPT) {
+		v->exit_int_info = vector | SVM_EVTINJ_TYPE_INTR |
+				   SVM_EVTINJ_VALID;
+		v->int_ctl &= ~SVM_INT_CTL_V_IRQ;
+	}
+}
+
+/*
+ * After the exit: the windows of this entry end; a virtual interrupt not
+ * yet taken is queued again; an event whose delivery the #VMEXIT
+ * interrupted (EXITINTINFO) goes back to the core.
+ */
+static void svm_complete_events(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
+{
+	struct svm_vcpu *s = to_svm(vcpu);
+	u64 info;
+
+	v->event_inj = 0;
+	v->intercept_misc1 &= ~SVM_INTERCEPT_VINTR;
+	if (s->virq_injected) {
+		u8 vector = (v->int_ctl & SVM_INT_CTL_V_INTR_VECTOR_MASK) >>
+			    SVM_INT_CTL_V_INTR_VECTOR_SHIFT;
+
+		s->virq_injected = false;
+		svm_quirk_tcg_virq_exitintinfo(v, vector);
+		if (v->int_ctl & SVM_INT_CTL_V_IRQ) {
+			vcpu->arch.interrupt.vector = vector;
+			vcpu->arch.interrupt.pending = true;
+		}
+	}
 	v->int_ctl &= ~SVM_INT_CTL_VIRQ_ANY;
-	v->intercept_misc1 &= ~(SVM_INTERCEPT_VINTR | SVM_INTERCEPT_IRET);
 
-	/* an event whose delivery a #VMEXIT interrupted goes first */
+	info = v->exit_int_info;
 	if (info & SVM_EVTINJ_VALID) {
-		if ((info & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_INTR)
-			svm_inject_intr(vcpu, v, info & SVM_EVTINJ_VEC_MASK);
-		else
-			v->event_inj = info;
-		v->exit_int_info = 0;
-	} else if (ex->pending) {
-		ev = ex->vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID;
-		if (ex->has_error_code)
-			ev |= SVM_EVTINJ_VALID_ERR | ((u64)ex->error_code << 32);
-		v->event_inj = ev;
-		ex->pending = false;
-	} else if (irq->pending) {
-		svm_inject_intr(vcpu, v, irq->vector);
-		irq->pending = false;
-	} else if (svm_inject_nmi(vcpu, v)) {
-		/* injected */
-	}
+		struct xkvm_x86_event ev = {
+			.vector = info & SVM_EVTINJ_VEC_MASK,
+			.has_error_code = info & SVM_EVTINJ_VALID_ERR,
+			.error_code = info >> 32,
+		};
 
-	if (vcpu->arch.nmi.masked)
-		v->intercept_misc1 |= SVM_INTERCEPT_IRET;
-	/* a virtual interrupt makes the CPU exit when the guest can take it */
-	if (vcpu->arch.irq_window && !to_svm(vcpu)->virq_injected) {
-		v->int_ctl |= SVM_INT_CTL_V_IRQ | SVM_INT_CTL_V_INTR_PRIO_MASK |
-			      SVM_INT_CTL_V_IGN_TPR;
-		v->intercept_misc1 |= SVM_INTERCEPT_VINTR;
+		switch (info & SVM_EVTINJ_TYPE_MASK) {
+		case SVM_EVTINJ_TYPE_INTR:
+			ev.type = XKVM_EVENT_EXT_INTR;
+			break;
+		case SVM_EVTINJ_TYPE_NMI:
+			ev.type = XKVM_EVENT_NMI;
+			break;
+		case SVM_EVTINJ_TYPE_SOFT:
+			ev.type = XKVM_EVENT_SW_INT;
+			break;
+		default:
+			ev.type = XKVM_EVENT_HW_EXC;
+			break;
+		}
+		xkvm_x86_event_interrupted(vcpu, &ev);
 	}
+}
+
+/*
+ * MSRs VMRUN does not switch but the guest can read without an exit:
+ * TSC_AUX through RDPID (which AMD-V cannot intercept) or RDTSCP (whose
+ * intercept QEMU's TCG, the test machine's CPU, ignores), and IA32_XSS
+ * through XSAVES (which AMD-V cannot turn off; the guest's XSS is 0,
+ * XSAVES is not offered).  Switched with GIF=0, so no host NMI or
+ * interrupt runs with the guest's values; TSC_AUX only where it differs
+ * (the host's is the CPU number).
+ */
+static bool svm_switch_tsc_aux(struct xkvm_vcpu *vcpu)
+{
+	return (boot_cpu_has(X86_FEATURE_RDTSCP) ||
+		boot_cpu_has(X86_FEATURE_RDPID)) &&
+	       vcpu->arch.msrs.tsc_aux != svm_host_tsc_aux();
+}
+
+static void svm_load_guest_msrs(struct xkvm_vcpu *vcpu)
+{
+	if (svm_host_xss)
+		wrmsrl(MSR_IA32_XSS, 0);
+	if (svm_switch_tsc_aux(vcpu))
+		wrmsrl(MSR_TSC_AUX, vcpu->arch.msrs.tsc_aux);
+}
+
+static void svm_put_guest_msrs(struct xkvm_vcpu *vcpu)
+{
+	if (svm_host_xss)
+		wrmsrl(MSR_IA32_XSS, svm_host_xss);
+	if (svm_switch_tsc_aux(vcpu))
+		wrmsrl(MSR_TSC_AUX, svm_host_tsc_aux());
 }
 
 static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
@@ -240,18 +292,25 @@ static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	v->tsc_offset = vcpu->arch.msrs.tsc_offset;
 	if (!svm_in_shadow(vcpu))
 		v->int_state &= ~SVM_INT_STATE_SHADOW;
-	svm_inject_event(vcpu, v);
+	/* an NMI handler is running: its IRET opens NMIs again */
+	if (vcpu->arch.nmi.masked)
+		v->intercept_misc1 |= SVM_INTERCEPT_IRET;
+	else
+		v->intercept_misc1 &= ~SVM_INTERCEPT_IRET;
 
 	asm volatile("clgi" ::: "memory");
+	svm_load_guest_msrs(vcpu);
+	xkvm_guest_state_enter();
 	raw_local_irq_enable();
 	xkvm_svm_vmrun(vcpu->arch.regs, s->vmcb_pa, svm_host_save_pa(cpu));
 	raw_local_irq_disable();
+	xkvm_guest_state_exit();
+	svm_put_guest_msrs(vcpu);
 	if (hw_breakpoint_active())
 		hw_breakpoint_restore();
 	asm volatile("stgi" ::: "memory");
 
-	v->event_inj = 0;
-	svm_complete_virq(vcpu, v);
+	svm_complete_events(vcpu, v);
 	vcpu->arch.regs[XKVM_REG_RAX] = v->rax;
 	vcpu->arch.regs[XKVM_REG_RSP] = v->rsp;
 	vcpu->arch.rip = v->rip;
@@ -269,9 +328,11 @@ static const struct xkvm_x86_ops svm_ops = {
 	.state_set	= svm_state_set,
 	.get_msr	= svm_get_msr,
 	.set_msr	= svm_set_msr,
-	.interrupt_allowed = svm_interrupt_allowed,
 	.get_interrupt_shadow = svm_get_interrupt_shadow,
 	.set_interrupt_shadow = svm_set_interrupt_shadow,
+	.inject_event	= svm_inject_event,
+	.set_irq_window	= svm_set_irq_window,
+	.set_nmi_window	= svm_set_nmi_window,
 	.enter_guest	= svm_enter_guest,
 	.handle_exit	= svm_handle_exit,
 };

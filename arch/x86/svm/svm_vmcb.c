@@ -5,14 +5,21 @@
  * register state (segments, control registers, MSRs held in the VMCB).
  *
  * Every port and every MSR is intercepted: the maps are all ones and
- * shared by all vCPUs (the hardware only reads them).  The VMCB of a vCPU
- * is touched only by the vCPU's own thread.
+ * shared by all vCPUs (the hardware only reads them).  So are RDPMC (no
+ * virtual PMU: the host's counters are not the guest's), RDTSCP (TSC_AUX
+ * is the guest's), CR0 and CR4 writes (checked by the core: against the
+ * guest's CPUID, and so that CD/NW can be kept out of the hardware), CR0
+ * reads while the guest's CD/NW are kept out of the hardware, and the
+ * exceptions a guest could make the CPU deliver forever (#DB, #AC) or that
+ * belong to the host (#MC).  The VMCB of a vCPU is touched only by the
+ * vCPU's own thread.
  */
 #include <linux/gfp.h>
 #include <linux/io.h>
 #include <linux/mm.h>
 #include <asm/msr-index.h>
 #include <asm/processor-flags.h>
+#include <asm/trapnr.h>
 
 #include "svm.h"
 
@@ -51,9 +58,13 @@ void svm_vmcb_init(struct xkvm_vcpu *vcpu)
 	struct svm_vmcb *v = s->vmcb;
 
 	memset(v, 0, sizeof(*v));
+	v->intercept_cr = SVM_INTERCEPT_CR_WRITE(0) | SVM_INTERCEPT_CR_WRITE(4);
 	v->intercept_dr = ~0U;
+	v->intercept_exceptions = SVM_INTERCEPT_EXCP(X86_TRAP_DB) |
+		SVM_INTERCEPT_EXCP(X86_TRAP_AC) | SVM_INTERCEPT_EXCP(X86_TRAP_MC);
 	v->intercept_misc1 = SVM_INTERCEPT_INTR | SVM_INTERCEPT_NMI |
 		SVM_INTERCEPT_SMI | SVM_INTERCEPT_CPUID | SVM_INTERCEPT_RSM |
+		SVM_INTERCEPT_RDPMC |
 		SVM_INTERCEPT_INVD | SVM_INTERCEPT_HLT |
 		SVM_INTERCEPT_INVLPGA | SVM_INTERCEPT_IOIO |
 		SVM_INTERCEPT_MSR | SVM_INTERCEPT_TASK_SWITCH |
@@ -61,7 +72,8 @@ void svm_vmcb_init(struct xkvm_vcpu *vcpu)
 	v->intercept_misc2 = SVM_INTERCEPT_VMRUN | SVM_INTERCEPT_VMMCALL |
 		SVM_INTERCEPT_VMLOAD | SVM_INTERCEPT_VMSAVE |
 		SVM_INTERCEPT_STGI | SVM_INTERCEPT_CLGI |
-		SVM_INTERCEPT_SKINIT | SVM_INTERCEPT_WBINVD |
+		SVM_INTERCEPT_SKINIT | SVM_INTERCEPT_RDTSCP |
+		SVM_INTERCEPT_WBINVD |
 		SVM_INTERCEPT_MONITOR | SVM_INTERCEPT_MWAIT |
 		SVM_INTERCEPT_XSETBV | SVM_INTERCEPT_RDPRU;
 	v->iopm_base_pa = page_to_phys(svm_iopm);
@@ -70,7 +82,7 @@ void svm_vmcb_init(struct xkvm_vcpu *vcpu)
 	v->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
 	v->nested_cr3 = xkvm_tdp_root_pa(vcpu->vm);
 	v->g_pat = SVM_PAT_DEFAULT;
-	v->dr6 = 0xffff0ff0;
+	v->dr6 = SVM_DR6_INIT;
 	v->dr7 = 0x400;
 	v->efer = EFER_SVME;
 	/* a new VMCB has no ASID yet */
@@ -165,9 +177,17 @@ void svm_state_set(struct xkvm_vcpu *vcpu, u32 which)
 		v->idtr.limit = st->idt.limit;
 	}
 	if (which & XKVM_STATE_CRS) {
-		/* KVM's CD_NW_CLEARED quirk: the guest runs with caching on */
+		/*
+		 * KVM's CD_NW_CLEARED quirk: the guest runs with caching on.
+		 * While the hardware CR0 differs from the guest's, CR0 reads
+		 * and writes exit, so the guest sees and changes its own.
+		 */
 		s->cr0_cd_nw = st->cr0 & (X86_CR0_CD | X86_CR0_NW);
 		v->cr0 = st->cr0 & ~(X86_CR0_CD | X86_CR0_NW);
+		if (s->cr0_cd_nw)
+			v->intercept_cr |= SVM_INTERCEPT_CR_READ(0);
+		else
+			v->intercept_cr &= ~SVM_INTERCEPT_CR_READ(0);
 		v->cr2 = st->cr2;
 		v->cr3 = st->cr3;
 		v->cr4 = st->cr4;

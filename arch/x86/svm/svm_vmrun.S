@@ -10,6 +10,13 @@
  * and on #VMEXIT stores them back, VMLOADs the host state and clears
  * guest values out of the scratch registers.  No per-CPU data may be
  * touched between VMLOAD guest and VMLOAD host: GS is the guest's then.
+ *
+ * Speculation defences, as the host kernel's mitigation state asks
+ * (Documentation/speculation.md): VERW right before VMRUN
+ * (X86_FEATURE_CLEAR_CPU_BUF_VM); after #VMEXIT, before any RET: the RSB
+ * is filled, legacy IBRS rewritten (xkvm_x86_spec_ctrl_restore_host), and
+ * return predictions untrained (UNTRAIN_RET, with the IBPB-on-VM-exit
+ * variant where the kernel has it).
  */
 #include <linux/linkage.h>
 #include <asm/asm.h>
@@ -63,6 +70,8 @@ SYM_FUNC_START(xkvm_svm_vmrun)
 	mov	R_RDI(%rdi), %rdi
 
 	vmload	%rax
+	/* clobbers EFLAGS.ZF only */
+	VM_CLEAR_CPU_BUFFERS
 	vmrun	%rax
 	vmsave	%rax
 
@@ -92,6 +101,12 @@ SYM_FUNC_START(xkvm_svm_vmrun)
 
 	/* Guest RSB entries must not steer host returns. */
 	FILL_RETURN_BUFFER %rax, RSB_CLEAR_LOOPS, X86_FEATURE_RSB_VMEXIT
+	call	xkvm_x86_spec_ctrl_restore_host
+#ifdef UNTRAIN_RET_VM
+	UNTRAIN_RET_VM
+#else
+	UNTRAIN_RET
+#endif
 
 	xor	%eax, %eax
 	xor	%ecx, %ecx

@@ -255,6 +255,7 @@ enum vmx_seg {
 #define VMX_EXIT_NMI_WINDOW		8
 #define VMX_EXIT_TASK_SWITCH		9
 #define VMX_EXIT_CPUID			10
+#define VMX_EXIT_RDPMC			15
 #define VMX_EXIT_GETSEC			11
 #define VMX_EXIT_HLT			12
 #define VMX_EXIT_INVD			13
@@ -328,6 +329,16 @@ enum vmx_outcome {
 	VMX_RELOAD,		/* VMCS active elsewhere: clear it, then retry */
 };
 
+/* One entry of a VM-entry / VM-exit MSR-load list (SDM 24.7.2, 24.8.2). */
+struct vmx_msr_entry {
+	u32 index;
+	u32 reserved;
+	u64 value;
+} __aligned(16);
+
+/* MSRs perf may ask to switch (PERF_GLOBAL_CTRL, PEBS_ENABLE, ...). */
+#define VMX_MAX_SWITCH_MSRS	8
+
 struct vmx_vcpu {
 	struct xkvm_vcpu *vcpu;
 	void *vmcs;			/* VMCS region (one page) */
@@ -358,8 +369,10 @@ struct vmx_vcpu {
 	 */
 	u32 interruptibility, cur_interruptibility;
 
-	/* an event whose delivery an exit interrupted, injected next */
-	u32 reinject_info, reinject_error, reinject_len;
+	/* what the core handed over for the next entry (events.c) */
+	struct xkvm_x86_event staged;
+	bool staged_valid;
+	bool irq_window, nmi_window;
 
 	/*
 	 * Control registers as the guest sees them, refreshed after every
@@ -374,12 +387,25 @@ struct vmx_vcpu {
 
 	/* MSRs the VMCS does not switch */
 	u64 kernel_gs_base, star, lstar, cstar, sfmask;
+
+	/*
+	 * MSR-load lists for perf's MSRs (vmx_isolation.c): loaded at entry
+	 * (guest values) and at exit (host values); one page, both lists.
+	 */
+	struct vmx_msr_entry *msr_guest, *msr_host;
+	u32 nr_msr_guest, nr_msr_host;	/* counts as in the VMCS */
 };
 
 static inline struct vmx_vcpu *to_vmx(struct xkvm_vcpu *vcpu)
 {
 	return vcpu->arch.vendor;
 }
+
+/* vmx_isolation.c */
+int vmx_isolation_init(void);
+void vmx_isolation_exit(void);
+void vmx_l1d_flush(struct xkvm_vcpu *vcpu);
+void vmx_perf_switch(struct vmx_vcpu *vmx);
 
 /* ---- VMX instructions ------------------------------------------------- */
 void vmx_insn_failed(const char *insn, unsigned long field);
@@ -467,7 +493,6 @@ void vmx_vmcs_global_exit(void);
 void vmx_vmcs_init(struct xkvm_vcpu *vcpu);
 void vmx_set_host_cpu_state(void);
 void vmx_read_crs(struct vmx_vcpu *vmx);
-void vmx_crs_changed(struct xkvm_vcpu *vcpu);
 void vmx_state_get(struct xkvm_vcpu *vcpu, u32 which);
 void vmx_state_set(struct xkvm_vcpu *vcpu, u32 which);
 int vmx_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data);
@@ -475,7 +500,6 @@ int vmx_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data, bool host);
 
 /* vmx_main.c: world switch */
 void vmx_uret_cpu_down(void);
-bool vmx_interrupt_allowed(struct xkvm_vcpu *vcpu);
 
 /* vmx_exit.c */
 int vmx_handle_exit(struct xkvm_vcpu *vcpu);

@@ -4,8 +4,6 @@
  * Each handler decodes one exit from what vmx_enter_guest() read out of
  * the VMCS into one call of the vendor-neutral xkvm_x86_exit_*() helpers,
  * which own the semantics; names follow their AMD-V twins in svm_exit.c.
- * Only the control-register exits are VT-x's own: AMD-V lets the guest
- * own CR0/CR4, while VMX operation fixes some of their bits.
  *
  * Return contract (as for every exit handler, see xkvm_x86.h):
  *    1 resume the guest, 0 exit to userspace (kvm_run filled), <0 errno.
@@ -59,9 +57,13 @@ static int vmx_exit_exception_nmi(struct xkvm_vcpu *vcpu)
 					 vmx->exit_intr_error);
 	} else {
 		/* ICEBP (INT1): a privileged software exception */
-		vmx->reinject_info = info & (VMX_INTR_VECTOR | VMX_INTR_TYPE_MASK |
-					     VMX_INTR_VALID);
-		vmx->reinject_len = vmx->exit_insn_len;
+		struct xkvm_x86_event ev = {
+			.type = XKVM_EVENT_PRIV_SW_EXC,
+			.vector = vector,
+			.insn_len = vmx->exit_insn_len,
+		};
+
+		xkvm_x86_event_interrupted(vcpu, &ev);
 	}
 	return 1;
 }
@@ -175,125 +177,36 @@ static int vmx_exit_ept_misconfig(struct xkvm_vcpu *vcpu)
 	return xkvm_x86_exit_unhandled(vcpu, to_vmx(vcpu)->exit_reason);
 }
 
-/* ---- control registers ------------------------------------------------ */
-
-#define VMX_CR0_VALID	(X86_CR0_PE | X86_CR0_MP | X86_CR0_EM | X86_CR0_TS | \
-			 X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_AM | \
-			 X86_CR0_NW | X86_CR0_CD | X86_CR0_PG)
-
 /*
- * MOV to CR0 (and CLTS, LMSW) on the backend's CR mirror; true: #GP.
- * @cs_l: the guest runs 64-bit code.
- */
-static bool vmx_set_cr0(struct vmx_vcpu *vmx, u64 val, bool cs_l)
-{
-	u64 old = vmx->cr0;
-
-	if (val >> 32)
-		return true;
-	val = (val & VMX_CR0_VALID) | X86_CR0_ET;
-	if ((val & X86_CR0_NW) && !(val & X86_CR0_CD))
-		return true;
-	if ((val & X86_CR0_PG) && !(val & X86_CR0_PE))
-		return true;
-	if (!(old & X86_CR0_PG) && (val & X86_CR0_PG) &&
-	    (vmx->efer & EFER_LME)) {
-		/* entering IA-32e mode */
-		if (!(vmx->cr4 & X86_CR4_PAE) || cs_l)
-			return true;
-		vmx->efer |= EFER_LMA;
-	}
-	if ((old & X86_CR0_PG) && !(val & X86_CR0_PG) &&
-	    (vmx->efer & EFER_LMA)) {
-		if (cs_l)
-			return true;	/* not from 64-bit mode */
-		vmx->efer &= ~EFER_LMA;
-	}
-	vmx->cr0 = val;
-	return false;
-}
-
-static bool vmx_set_cr4(struct vmx_vcpu *vmx, u64 val)
-{
-	/* no nested VMX, no SMX; and what VMX operation cannot hold */
-	if (val & (X86_CR4_VMXE | X86_CR4_SMXE | ~vmx_cfg.cr4_fixed1))
-		return true;
-	if ((vmx->efer & EFER_LMA) && !(val & X86_CR4_PAE))
-		return true;
-	vmx->cr4 = val;
-	return false;
-}
-
-/*
- * CR0/CR4 writes that touch bits xkvm owns, CR8 (the TPR never reaches
- * the local APIC) and, on CPUs that force them, CR3 accesses.  Works on
- * the CR mirror (current after every exit), then writes it back.
+ * MOV to a control register that touches a bit xkvm owns (the guest/host
+ * masks: CR0.NE/CD/NW and most of CR4), MOV to/from CR8 (the TPR never
+ * reaches the local APIC), CLTS, LMSW, and CR3 accesses on CPUs that
+ * force them.  The exit qualification says everything; the core does the
+ * rest.
  */
 static int vmx_exit_cr(struct xkvm_vcpu *vcpu)
 {
-	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	u64 q = vmx->exit_qual;
-	u64 *reg = &vcpu->arch.regs[VMX_CR_GPR(q)];
-	bool gp = false, cs_l = false, mode64;
-	u64 val;
+	u64 q = to_vmx(vcpu)->exit_qual;
+	static const u8 kinds[] = {
+		[VMX_CR_TYPE_MOV_TO] = XKVM_CR_MOV_TO,
+		[VMX_CR_TYPE_MOV_FROM] = XKVM_CR_MOV_FROM,
+		[VMX_CR_TYPE_CLTS] = XKVM_CR_CLTS,
+		[VMX_CR_TYPE_LMSW] = XKVM_CR_LMSW,
+	};
+	struct xkvm_x86_cr_access a = {
+		.cr = VMX_CR_NUM(q),
+		.kind = kinds[VMX_CR_TYPE(q)],
+		.gpr = VMX_CR_GPR(q),
+		.lmsw = VMX_CR_LMSW_DATA(q),
+		.next_rip = vmx_next_rip(vcpu),
+	};
 
-	preempt_disable();
-	if (!vmx_vmcs_load(vmx))
-		cs_l = vmcs_read(VMCS_GUEST_ES_AR + 2 * VMX_SEG_CS) & BIT(13);
-	preempt_enable();
-	mode64 = (vmx->efer & EFER_LMA) && cs_l;
+	return xkvm_x86_exit_cr(vcpu, &a);
+}
 
-	switch (VMX_CR_TYPE(q)) {
-	case VMX_CR_TYPE_MOV_TO:
-		val = mode64 ? *reg : (u32)*reg;
-		switch (VMX_CR_NUM(q)) {
-		case 0:
-			gp = vmx_set_cr0(vmx, val, cs_l);
-			break;
-		case 3:
-			vmx->cr3 = val & ~BIT_ULL(63);	/* PCID no-flush hint */
-			break;
-		case 4:
-			gp = vmx_set_cr4(vmx, val);
-			break;
-		case 8:
-			gp = val & ~0xfULL;
-			if (!gp)
-				vcpu->arch.cr8 = val;
-			break;
-		default:
-			return xkvm_x86_exit_unhandled(vcpu, vmx->exit_reason);
-		}
-		break;
-	case VMX_CR_TYPE_MOV_FROM:
-		switch (VMX_CR_NUM(q)) {
-		case 3:
-			val = vmx->cr3;
-			break;
-		case 8:
-			val = vcpu->arch.cr8;
-			break;
-		default:
-			return xkvm_x86_exit_unhandled(vcpu, vmx->exit_reason);
-		}
-		*reg = mode64 ? val : (u32)val;
-		break;
-	case VMX_CR_TYPE_CLTS:
-		gp = vmx_set_cr0(vmx, vmx->cr0 & ~(u64)X86_CR0_TS, cs_l);
-		break;
-	default:	/* LMSW: PE, MP, EM, TS; PE cannot be cleared */
-		val = VMX_CR_LMSW_DATA(q) & 0xf;
-		gp = vmx_set_cr0(vmx, (vmx->cr0 & ~0xeULL) | val, cs_l);
-		break;
-	}
-	if (gp) {
-		/* the mirror is unchanged on every #GP path */
-		xkvm_x86_queue_exception(vcpu, X86_TRAP_GP, true, 0);
-		return 1;
-	}
-	vmx_crs_changed(vcpu);
-	vcpu->arch.rip = vmx_next_rip(vcpu);
-	return 1;
+static int vmx_exit_rdpmc(struct xkvm_vcpu *vcpu)
+{
+	return xkvm_x86_exit_rdpmc(vcpu, vmx_next_rip(vcpu));
 }
 
 static const vmx_exit_handler vmx_exit_handlers[VMX_EXIT_NR] = {
@@ -307,6 +220,7 @@ static const vmx_exit_handler vmx_exit_handlers[VMX_EXIT_NR] = {
 	[VMX_EXIT_INTR_WINDOW]		= vmx_exit_irq_window,
 	[VMX_EXIT_NMI_WINDOW]		= vmx_exit_nmi_window,
 	[VMX_EXIT_CPUID]		= vmx_exit_cpuid,
+	[VMX_EXIT_RDPMC]		= vmx_exit_rdpmc,
 	[VMX_EXIT_GETSEC]		= vmx_exit_ud,
 	[VMX_EXIT_HLT]			= vmx_exit_hlt,
 	[VMX_EXIT_INVD]			= vmx_exit_invd,

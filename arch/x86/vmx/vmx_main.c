@@ -139,6 +139,13 @@ static int vmx_vcpu_create(struct xkvm_vcpu *vcpu)
 		kfree(vmx);
 		return -ENOMEM;
 	}
+	vmx->msr_guest = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!vmx->msr_guest) {
+		__free_page(page);
+		kfree(vmx);
+		return -ENOMEM;
+	}
+	vmx->msr_host = vmx->msr_guest + VMX_MAX_SWITCH_MSRS;
 	vmx->vcpu = vcpu;
 	vmx->vmcs = page_address(page);
 	vmx->vmcs_pa = page_to_phys(page);
@@ -166,6 +173,7 @@ static int vmx_vcpu_create(struct xkvm_vcpu *vcpu)
 		vmx_vmcs_clear(vmx);
 		vmx_vpid_free(vmx->vpid);
 		free_page((unsigned long)vmx->vmcs);
+		free_page((unsigned long)vmx->msr_guest);
 		kfree(vmx);
 		vcpu->arch.vendor = NULL;
 	}
@@ -181,6 +189,7 @@ static void vmx_vcpu_free(struct xkvm_vcpu *vcpu)
 	vmx_vmcs_clear(vmx);
 	vmx_vpid_free(vmx->vpid);
 	free_page((unsigned long)vmx->vmcs);
+	free_page((unsigned long)vmx->msr_guest);
 	kfree(vmx);
 	vcpu->arch.vendor = NULL;
 }
@@ -249,7 +258,9 @@ static void vmx_sync_interruptibility(struct xkvm_vcpu *vcpu,
 		want &= ~VMX_INTERRUPTIBILITY_SHADOW;
 		vmx->exit_rip = vcpu->arch.rip;
 	}
-	if (vcpu->arch.nmi.masked)
+	/* an NMI injected now must find NMIs unblocked (the entry checks) */
+	if (vcpu->arch.nmi.masked &&
+	    !(vmx->staged_valid && vmx->staged.type == XKVM_EVENT_NMI))
 		want |= VMX_INTERRUPTIBILITY_NMI;
 	else
 		want &= ~VMX_INTERRUPTIBILITY_NMI;
@@ -295,96 +306,82 @@ static void vmx_set_interrupt_shadow(struct xkvm_vcpu *vcpu, u32 shadow)
 	vmx->exit_rip = vcpu->arch.rip;
 }
 
-bool vmx_interrupt_allowed(struct xkvm_vcpu *vcpu)
+/* VM-entry interruption types of the neutral event kinds, and back. */
+static const u32 vmx_intr_types[] = {
+	[XKVM_EVENT_EXT_INTR]		= VMX_INTR_TYPE_EXT,
+	[XKVM_EVENT_NMI]		= VMX_INTR_TYPE_NMI,
+	[XKVM_EVENT_HW_EXC]		= VMX_INTR_TYPE_HW_EXC,
+	[XKVM_EVENT_SW_INT]		= VMX_INTR_TYPE_SW_INT,
+	[XKVM_EVENT_PRIV_SW_EXC]	= VMX_INTR_TYPE_PRIV_SW_EXC,
+	[XKVM_EVENT_SW_EXC]		= VMX_INTR_TYPE_SW_EXC,
+};
+
+static u8 vmx_event_type(u32 info)
+{
+	u8 t;
+
+	for (t = 0; t < ARRAY_SIZE(vmx_intr_types); t++)
+		if (vmx_intr_types[t] == (info & VMX_INTR_TYPE_MASK))
+			return t;
+	return XKVM_EVENT_HW_EXC;
+}
+
+static bool vmx_event_is_soft(u8 type)
+{
+	return type == XKVM_EVENT_SW_INT || type == XKVM_EVENT_PRIV_SW_EXC ||
+	       type == XKVM_EVENT_SW_EXC;
+}
+
+/*
+ * The event primitives only record what the core decided: the VMCS may
+ * not be current before enter_guest.  vmx_write_events() puts it there.
+ */
+static void vmx_inject_event(struct xkvm_vcpu *vcpu,
+			     const struct xkvm_x86_event *ev)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 
-	return (vcpu->arch.rflags & X86_EFLAGS_IF) && !vmx_in_shadow(vcpu, vmx) &&
-	       !(vmx->reinject_info & VMX_INTR_VALID);
+	vmx->staged = *ev;
+	vmx->staged_valid = true;
 }
 
-static bool vmx_exception_has_error_code(u8 vector)
+static void vmx_set_irq_window(struct xkvm_vcpu *vcpu, bool on)
 {
-	switch (vector) {
-	case X86_TRAP_DF: case X86_TRAP_TS: case X86_TRAP_NP:
-	case X86_TRAP_SS: case X86_TRAP_GP: case X86_TRAP_PF:
-	case X86_TRAP_AC:
-		return true;
-	default:
-		return false;
-	}
+	to_vmx(vcpu)->irq_window = on;
 }
 
-/*
- * An NMI goes in unless NMIs are blocked (virtual-NMI blocking: the
- * guest's handler has not yet run IRET) or an interrupt shadow holds.
- * The delivery sets the blocking; the next exit reads it back.
- */
-static bool vmx_inject_nmi(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
+static void vmx_set_nmi_window(struct xkvm_vcpu *vcpu, bool on)
 {
-	struct xkvm_x86_nmi *nmi = &vcpu->arch.nmi;
-
-	if (!nmi->pending || nmi->masked || vmx_in_shadow(vcpu, vmx))
-		return false;
-	vmcs_write(VMCS_ENTRY_INTR_INFO,
-		   X86_TRAP_NMI | VMX_INTR_TYPE_NMI | VMX_INTR_VALID);
-	nmi->pending--;
-	nmi->masked = true;
-	return true;
+	to_vmx(vcpu)->nmi_window = on;
 }
 
-/*
- * One event per entry: re-injection, exception, the interrupt userspace
- * queued (committed, as on KVM: it goes before a new NMI), then an NMI.
- * An event that cannot go in yet waits with NMI- or interrupt-window
- * exiting on.
- */
-static void vmx_inject_event(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
+/* An entry that did not happen hands its event back to the core. */
+static void vmx_cancel_event(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 {
-	struct xkvm_x86_exception *ex = &vcpu->arch.exception;
-	struct xkvm_x86_interrupt *irq = &vcpu->arch.interrupt;
-	u32 info = 0, type, proc;
+	if (vmx->staged_valid)
+		xkvm_x86_event_interrupted(vcpu, &vmx->staged);
+	vmx->staged_valid = false;
+}
 
-	if (vmx->reinject_info & VMX_INTR_VALID) {
-		/* an event whose delivery an exit interrupted goes first */
-		info = vmx->reinject_info;
-		vmx->reinject_info = 0;
-		type = info & VMX_INTR_TYPE_MASK;
-		if (info & VMX_INTR_ERROR_CODE)
-			vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR, vmx->reinject_error);
-		if (type == VMX_INTR_TYPE_SW_INT ||
-		    type == VMX_INTR_TYPE_PRIV_SW_EXC ||
-		    type == VMX_INTR_TYPE_SW_EXC)
-			vmcs_write(VMCS_ENTRY_INSN_LEN, vmx->reinject_len);
-	} else if (ex->pending) {
-		info = ex->vector | VMX_INTR_TYPE_HW_EXC | VMX_INTR_VALID;
-		/* VM entry: an error code exactly when the CPU would push one */
-		if ((vmx->cr0 & X86_CR0_PE) &&
-		    vmx_exception_has_error_code(ex->vector)) {
+/* The staged event and the window controls, into the current VMCS. */
+static void vmx_write_events(struct vmx_vcpu *vmx)
+{
+	const struct xkvm_x86_event *ev = &vmx->staged;
+	u32 proc = vmx_cfg.proc, info;
+
+	if (vmx->staged_valid) {
+		info = ev->vector | vmx_intr_types[ev->type] | VMX_INTR_VALID;
+		if (ev->has_error_code) {
 			info |= VMX_INTR_ERROR_CODE;
-			vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR,
-				   ex->has_error_code ? ex->error_code : 0);
+			vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR, ev->error_code);
 		}
-		ex->pending = false;
-	} else if (irq->pending) {
-		/*
-		 * As on KVM: queued means injected, whatever IF says.  VM
-		 * entry refuses it with IF=0 or in a shadow (invalid guest
-		 * state), which userspace was told by
-		 * ready_for_interrupt_injection.
-		 */
-		info = irq->vector | VMX_INTR_TYPE_EXT | VMX_INTR_VALID;
-		irq->pending = false;
-	} else if (vmx_inject_nmi(vcpu, vmx)) {
-		/* injected */
-	}
-	if (info)
+		if (vmx_event_is_soft(ev->type))
+			vmcs_write(VMCS_ENTRY_INSN_LEN, ev->insn_len);
 		vmcs_write(VMCS_ENTRY_INTR_INFO, info);
-
-	proc = vmx_cfg.proc;
-	if (vcpu->arch.irq_window || irq->pending)
+	}
+	if (vmx->irq_window)
 		proc |= VMX_PROC_INTR_WINDOW;
-	if (vcpu->arch.nmi.pending)
+	if (vmx->nmi_window)
 		proc |= VMX_PROC_NMI_WINDOW;
 	if (proc != vmx->proc) {
 		vmcs_write(VMCS_PROC_CTLS, proc);
@@ -547,11 +544,16 @@ static void vmx_read_exit(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 		vmx->interruptibility |= VMX_INTERRUPTIBILITY_NMI;
 	vcpu->arch.nmi.masked = vmx->interruptibility & VMX_INTERRUPTIBILITY_NMI;
 	if (idt & VMX_INTR_VALID) {
-		vmx->reinject_info = idt & (VMX_INTR_VECTOR | VMX_INTR_TYPE_MASK |
-					    VMX_INTR_ERROR_CODE | VMX_INTR_VALID);
-		if (idt & VMX_INTR_ERROR_CODE)
-			vmx->reinject_error = vmcs_read(VMCS_IDT_VECTORING_ERROR);
-		vmx->reinject_len = vmx->exit_insn_len;
+		struct xkvm_x86_event ev = {
+			.type = vmx_event_type(idt),
+			.vector = idt & VMX_INTR_VECTOR,
+			.has_error_code = idt & VMX_INTR_ERROR_CODE,
+			.insn_len = vmx->exit_insn_len,
+		};
+
+		if (ev.has_error_code)
+			ev.error_code = vmcs_read(VMCS_IDT_VECTORING_ERROR);
+		xkvm_x86_event_interrupted(vcpu, &ev);
 	}
 }
 
@@ -566,18 +568,24 @@ static void vmx_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	if (unlikely(r)) {
 		vmx->outcome = r == -EAGAIN ? VMX_RELOAD : VMX_VMFAIL;
 		vmx->vm_insn_error = 0;
+		vmx_cancel_event(vcpu, vmx);
 		return;
 	}
 	if (vmx->need_flush)
 		vmx_flush_guest_tlb(vmx);
 	vmx_sync_guest(vcpu, vmx);
 	vmx_sync_interruptibility(vcpu, vmx);
-	vmx_inject_event(vcpu, vmx);
+	vmx_write_events(vmx);
+	vmx->staged_valid = false;
+	vmx_perf_switch(vmx);
 	vmx_save_host(vmx, &h);
 	if (native_read_cr2() != vmx->cr2)
 		native_write_cr2(vmx->cr2);
+	vmx_l1d_flush(vcpu);
 
+	xkvm_guest_state_enter();
 	r = xkvm_vmx_vmenter(vcpu->arch.regs, vmx->launched);
+	xkvm_guest_state_exit();
 
 	vmx->cr2 = native_read_cr2();
 	vmx_restore_host(vmx, &h);
@@ -603,9 +611,11 @@ static const struct xkvm_x86_ops vmx_ops = {
 	.state_set	= vmx_state_set,
 	.get_msr	= vmx_get_msr,
 	.set_msr	= vmx_set_msr,
-	.interrupt_allowed = vmx_interrupt_allowed,
 	.get_interrupt_shadow = vmx_get_interrupt_shadow,
 	.set_interrupt_shadow = vmx_set_interrupt_shadow,
+	.inject_event	= vmx_inject_event,
+	.set_irq_window	= vmx_set_irq_window,
+	.set_nmi_window	= vmx_set_nmi_window,
 	.enter_guest	= vmx_enter_guest,
 	.handle_exit	= vmx_handle_exit,
 };
@@ -640,9 +650,12 @@ static int __init xkvm_vmx_init(void)
 	r = vmx_vmcs_global_init();
 	if (r)
 		return r;
-	r = vmx_enable_init();
+	r = vmx_isolation_init();
 	if (r)
 		goto free_maps;
+	r = vmx_enable_init();
+	if (r)
+		goto free_isolation;
 	r = xkvm_x86_vendor_register(&vmx_ops);
 	if (r)
 		goto disable;
@@ -652,6 +665,8 @@ static int __init xkvm_vmx_init(void)
 
 disable:
 	vmx_enable_exit();
+free_isolation:
+	vmx_isolation_exit();
 free_maps:
 	vmx_vmcs_global_exit();
 	return r;
@@ -661,6 +676,7 @@ static void __exit xkvm_vmx_exit(void)
 {
 	xkvm_x86_vendor_unregister(&vmx_ops);
 	vmx_enable_exit();
+	vmx_isolation_exit();
 	vmx_vmcs_global_exit();
 }
 

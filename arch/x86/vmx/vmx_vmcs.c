@@ -84,7 +84,8 @@ int vmx_setup_config(void)
 			    VMX_PROC_MWAIT | VMX_PROC_CR8_LOAD |
 			    VMX_PROC_CR8_STORE | VMX_PROC_MOV_DR |
 			    VMX_PROC_IO_BITMAPS | VMX_PROC_MSR_BITMAPS |
-			    VMX_PROC_MONITOR | VMX_PROC_SECONDARY, 0,
+			    VMX_PROC_MONITOR | VMX_PROC_RDPMC |
+			    VMX_PROC_SECONDARY, 0,
 			    tru ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS :
 				  MSR_IA32_VMX_PROCBASED_CTLS, &c->proc,
 			    "processor-based");
@@ -145,7 +146,12 @@ int vmx_setup_config(void)
 	/* unrestricted guest: PE and PG are the guest's own */
 	c->cr0_mask = (c->cr0_fixed0 & ~(u64)(X86_CR0_PE | X86_CR0_PG)) |
 		      X86_CR0_CD | X86_CR0_NW;
-	c->cr4_mask = c->cr4_fixed0 | X86_CR4_VMXE | X86_CR4_SMXE;
+	/*
+	 * CR4: the guest owns only bits every guest may set and that reach
+	 * nothing of the host's; a write to any other bit exits, so the core
+	 * checks it against the guest's CPUID (cr.c).
+	 */
+	c->cr4_mask = ~XKVM_CR4_GUEST_OWNED;
 	return 0;
 }
 
@@ -240,6 +246,10 @@ void vmx_vmcs_init(struct xkvm_vcpu *vcpu)
 	vmcs_write(VMCS_EXIT_MSR_STORE_COUNT, 0);
 	vmcs_write(VMCS_EXIT_MSR_LOAD_COUNT, 0);
 	vmcs_write(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+	vmcs_write(VMCS_EXIT_MSR_LOAD_ADDR, virt_to_phys(vmx->msr_host));
+	vmcs_write(VMCS_ENTRY_MSR_LOAD_ADDR, virt_to_phys(vmx->msr_guest));
+	vmx->nr_msr_guest = 0;
+	vmx->nr_msr_host = 0;
 	vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
 	vmcs_write(VMCS_CR0_MASK, vmx_cfg.cr0_mask);
 	vmcs_write(VMCS_CR4_MASK, vmx_cfg.cr4_mask);
@@ -285,7 +295,7 @@ void vmx_vmcs_init(struct xkvm_vcpu *vcpu)
 	vmx->lstar = 0;
 	vmx->cstar = 0;
 	vmx->sfmask = 0;
-	vmx->reinject_info = 0;
+	vmx->staged_valid = false;
 	vmx->interruptibility = 0;
 	vmx->cur_interruptibility = 0;
 }
@@ -320,21 +330,6 @@ static void vmx_write_crs(struct vmx_vcpu *vmx)
 	vmcs_write(VMCS_GUEST_EFER, vmx->efer);
 	vmcs_write(VMCS_ENTRY_CTLS, c->entry |
 		   (vmx->efer & EFER_LMA ? VMX_ENTRY_IA32E : 0));
-}
-
-/*
- * The CR mirror was changed by a CR exit: write it to the VMCS and make
- * the core read it again (its copy, if it took one, is stale).
- */
-void vmx_crs_changed(struct xkvm_vcpu *vcpu)
-{
-	struct vmx_vcpu *vmx = to_vmx(vcpu);
-
-	vcpu->arch.state_valid &= ~XKVM_STATE_CRS;
-	preempt_disable();
-	if (!WARN_ON_ONCE(vmx_vmcs_load(vmx)))
-		vmx_write_crs(vmx);
-	preempt_enable();
 }
 
 /* ---- segments --------------------------------------------------------- */

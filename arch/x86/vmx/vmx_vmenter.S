@@ -16,6 +16,13 @@
  * then stored back into regs[], and the scratch registers are cleared of
  * guest values.  Returns 0 after a VM exit, 1 on VMfailValid, 2 on
  * VMfailInvalid.
+ *
+ * Speculation defences, as the host kernel's mitigation state asks
+ * (Documentation/speculation.md): VERW right before the entry
+ * (X86_FEATURE_CLEAR_CPU_BUF_VM; it clobbers ZF, so "launched" travels in
+ * CF); after the exit, before any RET: the RSB is filled (or one entry,
+ * with eIBRS), legacy IBRS rewritten (xkvm_x86_spec_ctrl_restore_host) and
+ * the branch history cleared (CLEAR_BRANCH_HISTORY_VMEXIT).
  */
 #include <linux/linkage.h>
 #include <asm/asm.h>
@@ -56,8 +63,8 @@ SYM_FUNC_START(xkvm_vmx_vmenter)
 	vmwrite	%rsp, %rax
 	jbe	.Lfail_early		/* no current VMCS: report the failure */
 
-	/* mov leaves RFLAGS alone: ZF still says "not launched" below */
-	test	%sil, %sil
+	/* CF = launched; mov and VERW leave CF alone */
+	bt	$0, %esi
 
 	mov	R_RAX(%rdi), %rax
 	mov	R_RCX(%rdi), %rcx
@@ -75,7 +82,8 @@ SYM_FUNC_START(xkvm_vmx_vmenter)
 	mov	R_R15(%rdi), %r15
 	mov	R_RDI(%rdi), %rdi
 
-	jnz	.Lresume
+	VM_CLEAR_CPU_BUFFERS
+	jc	.Lresume
 	vmlaunch
 	jmp	.Lexit			/* VMLAUNCH failed; RFLAGS say how */
 .Lresume:
@@ -111,7 +119,12 @@ SYM_INNER_LABEL(xkvm_vmx_vmexit, SYM_L_GLOBAL)
 	lea	(%rax, %rdx, 2), %eax
 
 	/* Guest RSB entries must not steer host returns. */
-	FILL_RETURN_BUFFER %rcx, RSB_CLEAR_LOOPS, X86_FEATURE_RSB_VMEXIT
+	push	%rax
+	FILL_RETURN_BUFFER %rcx, RSB_CLEAR_LOOPS, X86_FEATURE_RSB_VMEXIT, \
+			   X86_FEATURE_RSB_VMEXIT_LITE
+	call	xkvm_x86_spec_ctrl_restore_host
+	CLEAR_BRANCH_HISTORY_VMEXIT
+	pop	%rax
 
 	xor	%ecx, %ecx
 	xor	%edx, %edx

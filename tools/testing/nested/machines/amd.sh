@@ -29,6 +29,12 @@
 # The host's root is exported read-only over virtio-9p (tag "host") so that
 # tests can run the host's own programs (QEMU) inside the machine.
 #
+# The CPU has protection keys (+pku: the kernel uses PKRU, so the tests can
+# check that a guest's PKRU never reaches its VMM), and the kernel runs with
+# full preemption (preempt=full): a vCPU thread can then be preempted at
+# any point of the run loop, which the tests of the world switch rely on
+# to hit its races (the guest FPU, requests) instead of hiding them.
+#
 # Tunables (environment): NESTED_SMP (default 2), NESTED_MEM (default 1G),
 # NESTED_TCG_THREAD (default single). Multi-threaded TCG (QEMU 7.2) was seen
 # to crash the guest kernel ("Oops: int3" in __schedule, most likely a stale
@@ -36,7 +42,7 @@
 # running the selftests on stock KVM; single-threaded TCG round-robins the
 # vCPUs and was clean in every run, at about the same speed.
 
-MACHINE_DESC="QEMU TCG, -cpu EPYC,+svm,+npt (AMD-V with NPT)"
+MACHINE_DESC="QEMU TCG, -cpu EPYC,+svm,+npt,+pku (AMD-V with NPT), preempt=full"
 MACHINE_XKVM_MODULES=(xkvm xkvm-amd)
 MACHINE_XKVM_UNLOAD=(xkvm_amd xkvm)
 MACHINE_XKVM_VENDOR=xkvm_amd
@@ -55,12 +61,12 @@ machine_boot()
 	[ "$bench" = 1 ] && opts=(-smp 1 -icount shift=0)
 
 	timeout --kill-after=10 "$tmo" \
-		qemu-system-x86_64 -accel "tcg,thread=${NESTED_TCG_THREAD:-single}" -cpu EPYC,+svm,+npt \
+		qemu-system-x86_64 -accel "tcg,thread=${NESTED_TCG_THREAD:-single}" -cpu EPYC,+svm,+npt,+pku \
 		-m "${NESTED_MEM:-1G}" "${opts[@]}" \
 		-nodefaults -display none -no-reboot -monitor none \
 		-serial "file:$log" \
 		-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 loglevel=5 panic=-1 $append" \
+		-append "console=ttyS0 loglevel=5 panic=-1 preempt=full $append" \
 		</dev/null 2>"$log.emu"
 }

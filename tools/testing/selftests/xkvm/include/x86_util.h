@@ -179,6 +179,10 @@ uint8_t wrmsr_safe(uint32_t msr, uint64_t val);
 uint8_t xsetbv_safe(uint32_t xcr, uint64_t val);
 uint8_t xgetbv_safe(uint32_t xcr, uint64_t *val);
 uint8_t write_cr4_safe(uint64_t val);
+uint8_t write_cr0_safe(uint64_t val);
+uint8_t rdpmc_safe(uint32_t counter, uint64_t *val);
+uint8_t rdtscp_safe(uint64_t *tsc, uint32_t *aux);
+uint8_t rdpid_safe(uint64_t *val);
 
 static inline uint64_t rdmsr(uint32_t msr)
 {

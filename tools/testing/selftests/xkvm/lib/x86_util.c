@@ -238,21 +238,27 @@ volatile uint64_t guest_fault_count;
 
 /*
  * Length of the instruction at @rip if it is one the *_safe() wrappers
- * execute: RDMSR, WRMSR, RDTSC(P), XGETBV, XSETBV, MOV to CR4 (with an
- * optional REX prefix).  0 for anything else.
+ * execute: RDMSR, WRMSR, RDTSC(P), RDPMC, RDPID, XGETBV, XSETBV, MOV to
+ * CR0/CR4 (with an optional F3 and REX prefix).  0 for anything else.
  */
 static unsigned int fault_insn_len(const uint8_t *ip)
 {
-	unsigned int rex = (ip[0] & 0xf0) == 0x40;
+	unsigned int rep = ip[0] == 0xf3, rex;
 
+	ip += rep;
+	rex = (ip[0] & 0xf0) == 0x40;
 	ip += rex;
+	rex += rep;
 	if (ip[0] != 0x0f)
 		return 0;
 	switch (ip[1]) {
 	case 0x30:		/* wrmsr */
 	case 0x31:		/* rdtsc */
 	case 0x32:		/* rdmsr */
+	case 0x33:		/* rdpmc */
 		return rex + 2;
+	case 0xc7:		/* rdpid: F3 0F C7 /7, register operand */
+		return rep && (ip[2] & 0xf8) == 0xf8 ? rex + 3 : 0;
 	case 0x01:		/* xgetbv, xsetbv, rdtscp */
 		if (ip[2] == 0xd0 || ip[2] == 0xd1 || ip[2] == 0xf9)
 			return rex + 3;
@@ -340,5 +346,44 @@ uint8_t write_cr4_safe(uint64_t val)
 {
 	guest_fault_vector = GUEST_NO_FAULT;
 	__asm__ __volatile__("mov %0, %%cr4" : : "r"(val) : "memory");
+	return fault_take();
+}
+
+uint8_t write_cr0_safe(uint64_t val)
+{
+	guest_fault_vector = GUEST_NO_FAULT;
+	__asm__ __volatile__("mov %0, %%cr0" : : "r"(val) : "memory");
+	return fault_take();
+}
+
+uint8_t rdpmc_safe(uint32_t counter, uint64_t *val)
+{
+	uint32_t lo = 0, hi = 0;
+
+	guest_fault_vector = GUEST_NO_FAULT;
+	__asm__ __volatile__("rdpmc" : "+a"(lo), "+d"(hi) : "c"(counter) : "memory");
+	*val = ((uint64_t)hi << 32) | lo;
+	return fault_take();
+}
+
+uint8_t rdtscp_safe(uint64_t *tsc, uint32_t *aux)
+{
+	uint32_t lo = 0, hi = 0, c = 0;
+
+	guest_fault_vector = GUEST_NO_FAULT;
+	__asm__ __volatile__("rdtscp" : "+a"(lo), "+d"(hi), "+c"(c) : : "memory");
+	*tsc = ((uint64_t)hi << 32) | lo;
+	*aux = c;
+	return fault_take();
+}
+
+uint8_t rdpid_safe(uint64_t *val)
+{
+	uint64_t v = 0;
+
+	guest_fault_vector = GUEST_NO_FAULT;
+	/* rdpid %rax, spelled out for assemblers that lack it */
+	__asm__ __volatile__(".byte 0xf3, 0x0f, 0xc7, 0xf8" : "+a"(v) : : "memory");
+	*val = v;
 	return fault_take();
 }
