@@ -99,7 +99,7 @@ void xkvm_make_all_vcpus_request(struct xkvm *vm, unsigned int req)
 	int cpu;
 
 	preempt_disable();
-	mask = this_cpu_read(xkvm_kick_mask);
+	mask = this_cpu_cpumask_var_ptr(xkvm_kick_mask);
 	cpumask_clear(mask);
 	xkvm_for_each_vcpu(i, vcpu, vm) {
 		xkvm_make_request(req, vcpu);
