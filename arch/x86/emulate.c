@@ -284,7 +284,7 @@ static int emu_run(struct xkvm_emu *e)
 }
 
 int xkvm_x86_emulate_mmio(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
-			  const u8 *insn, int insn_len)
+			  bool gpa_valid, const u8 *insn, int insn_len)
 {
 	struct xkvm_emu e;
 	u8 buf[XKVM_EMU_INSN_MAX];
@@ -292,7 +292,7 @@ int xkvm_x86_emulate_mmio(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
 	emu_init(&e, vcpu);
 	if (insn_len > 0) {
 		/* the vendor's copy (decode assists) */
-		emu_begin(&e, insn, insn_len, true, gpa);
+		emu_begin(&e, insn, insn_len, gpa_valid, gpa);
 		if (!emu_decode(&e))
 			return emu_run(&e);
 		if (insn_len >= XKVM_EMU_INSN_MAX)
@@ -300,7 +300,7 @@ int xkvm_x86_emulate_mmio(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
 	}
 	/* no copy, or one that stops short: read the bytes at CS:RIP */
 	insn_len = xkvm_x86_fetch_insn(vcpu, buf, sizeof(buf));
-	emu_begin(&e, buf, insn_len, true, gpa);
+	emu_begin(&e, buf, insn_len, gpa_valid, gpa);
 	if (emu_decode(&e))
 		return emu_failure(&e);
 	return emu_run(&e);

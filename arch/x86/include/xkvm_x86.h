@@ -36,6 +36,7 @@ struct xkvm_tdp_format {
 #define XKVM_FAULT_WRITE	BIT(0)
 #define XKVM_FAULT_FETCH	BIT(1)
 #define XKVM_FAULT_PRESENT	BIT(2)	/* the entry was present */
+#define XKVM_FAULT_IN_WALK	BIT(3)	/* while walking the guest's page tables */
 
 struct xkvm_x86_ops {
 	const char *name;
@@ -225,7 +226,7 @@ long xkvm_x86_msr_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 
 /* The instruction emulator (arch/x86/emulate.c). */
 int xkvm_x86_emulate_mmio(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
-			  const u8 *insn, int insn_len);
+			  bool gpa_valid, const u8 *insn, int insn_len);
 int xkvm_x86_emulate_string_io(struct xkvm_vcpu *vcpu,
 			       const struct xkvm_x86_io *io);
 int xkvm_x86_emulate_resume(struct xkvm_vcpu *vcpu);

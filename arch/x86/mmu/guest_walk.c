@@ -129,7 +129,11 @@ static u64 xkvm_walk_root(const struct xkvm_vcpu *vcpu,
 	return cr3 & GENMASK_ULL(51, 12);
 }
 
-/* Read the entries for @gva down to the leaf; 0, -ENOENT or -EFAULT. */
+/*
+ * Read the entries for @gva down to the leaf; 0 or -ENOENT.  An entry
+ * outside guest RAM (a page table in MMIO space) reads as not present,
+ * as KVM's walker makes it: the access faults with #PF.
+ */
 static int xkvm_walk_tables(struct xkvm_vcpu *vcpu,
 			    const struct xkvm_walk_mode *m, u64 gva,
 			    struct xkvm_walk *w)
@@ -149,7 +153,7 @@ static int xkvm_walk_tables(struct xkvm_vcpu *vcpu,
 		w->pte_gpa[w->nr] = table + idx * m->pte_size;
 		if (xkvm_read_guest(vcpu->vm, w->pte_gpa[w->nr], &pte,
 				    m->pte_size))
-			return -EFAULT;
+			return -ENOENT;
 		w->pte[w->nr++] = pte;
 		w->level = level;
 		if (!(pte & PTE_P))
@@ -279,8 +283,7 @@ static u32 xkvm_walk_error(const struct xkvm_walk_mode *m,
 
 /*
  * Translate @gva for @access (XKVM_FAULT_WRITE/FETCH) at the vCPU's CPL.
- * 0: *gpa set.  -ENOENT: a #PF with error code *pf_error.  -EFAULT: the
- * guest's page tables are not in guest RAM.
+ * 0: *gpa set.  -ENOENT: a #PF with error code *pf_error.
  */
 int xkvm_x86_gva_to_gpa(struct xkvm_vcpu *vcpu, u64 gva, u32 access,
 			xkvm_gpa_t *gpa, u32 *pf_error)
@@ -299,8 +302,6 @@ int xkvm_x86_gva_to_gpa(struct xkvm_vcpu *vcpu, u64 gva, u32 access,
 	for (tries = 0; tries < WALK_RETRIES; tries++) {
 		w.error = 0;
 		r = xkvm_walk_tables(vcpu, &m, gva, &w);
-		if (r == -EFAULT)
-			return r;
 		if (!r && !xkvm_walk_allowed(&m, &w, access)) {
 			w.error |= X86_PF_PROT;
 			r = -ENOENT;

@@ -258,8 +258,9 @@ int xkvm_x86_exit_tdp_fault(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
 		      (slot->flags & KVM_MEM_READONLY)))
 		r = xkvm_tdp_map(vcpu, slot, gpa >> PAGE_SHIFT,
 				 fault & XKVM_FAULT_WRITE);
-	else
-		r = xkvm_x86_emulate_mmio(vcpu, gpa, insn, insn_len);
+	else	/* a fault in the guest's own walk says nothing of the data */
+		r = xkvm_x86_emulate_mmio(vcpu, gpa, !(fault & XKVM_FAULT_IN_WALK),
+					  insn, insn_len);
 	srcu_read_unlock(&vm->srcu, idx);
 	return r;
 }

@@ -8,6 +8,7 @@
 #define XKVM_SVM_H
 
 #include <linux/build_bug.h>
+#include <asm/asm.h>
 #include <xkvm_x86.h>
 
 struct svm_seg {
@@ -218,6 +219,7 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_NPF_PRESENT			BIT_ULL(0)
 #define SVM_NPF_WRITE			BIT_ULL(1)
 #define SVM_NPF_FETCH			BIT_ULL(4)
+#define SVM_NPF_IN_WALK			BIT_ULL(33)	/* a guest page-table access */
 
 /* CPUID 0x8000000a EDX */
 #define SVM_FEATURE_NRIPS		BIT(3)
@@ -243,6 +245,20 @@ struct svm_vcpu {
 static inline struct svm_vcpu *to_svm(struct xkvm_vcpu *vcpu)
 {
 	return vcpu->arch.vendor;
+}
+
+/*
+ * CLGI and STGI fault (#UD) once EFER.SVME was cleared under us (crash,
+ * emergency reboot): the exception table skips them then.
+ */
+static __always_inline void svm_clgi(void)
+{
+	asm volatile("1: clgi\n2:\n" _ASM_EXTABLE(1b, 2b) ::: "memory");
+}
+
+static __always_inline void svm_stgi(void)
+{
+	asm volatile("1: stgi\n2:\n" _ASM_EXTABLE(1b, 2b) ::: "memory");
 }
 
 /* svm_enable.c: per-CPU enabling and ASIDs */

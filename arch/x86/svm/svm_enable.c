@@ -89,7 +89,7 @@ static void svm_disable_this_cpu(void)
 	rdmsrl(MSR_EFER, efer);
 	if (!(efer & EFER_SVME))
 		return;
-	asm volatile("stgi" ::: "memory");
+	svm_stgi();
 	wrmsrl(MSR_EFER, efer & ~EFER_SVME);
 	wrmsrl(MSR_VM_HSAVE_PA, 0);
 }

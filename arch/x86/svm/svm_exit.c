@@ -256,6 +256,8 @@ static int svm_exit_npf(struct xkvm_vcpu *vcpu)
 		fault |= XKVM_FAULT_FETCH;
 	if (err & SVM_NPF_PRESENT)
 		fault |= XKVM_FAULT_PRESENT;
+	if (err & SVM_NPF_IN_WALK)
+		fault |= XKVM_FAULT_IN_WALK;
 	if (svm_features & SVM_FEATURE_DECODE_ASSISTS)
 		insn_len = min_t(int, v->insn_len, sizeof(v->insn_bytes));
 	return xkvm_x86_exit_tdp_fault(vcpu, v->exit_info_2, fault,

@@ -298,7 +298,7 @@ static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	else
 		v->intercept_misc1 &= ~SVM_INTERCEPT_IRET;
 
-	asm volatile("clgi" ::: "memory");
+	svm_clgi();
 	svm_load_guest_msrs(vcpu);
 	xkvm_guest_state_enter();
 	raw_local_irq_enable();
@@ -308,7 +308,7 @@ static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	svm_put_guest_msrs(vcpu);
 	if (hw_breakpoint_active())
 		hw_breakpoint_restore();
-	asm volatile("stgi" ::: "memory");
+	svm_stgi();
 
 	svm_complete_events(vcpu, v);
 	vcpu->arch.regs[XKVM_REG_RAX] = v->rax;

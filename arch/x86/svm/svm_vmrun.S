@@ -16,7 +16,9 @@
  * (X86_FEATURE_CLEAR_CPU_BUF_VM); after #VMEXIT, before any RET: the RSB
  * is filled, legacy IBRS rewritten (xkvm_x86_spec_ctrl_restore_host), and
  * return predictions untrained (UNTRAIN_RET, with the IBPB-on-VM-exit
- * variant where the kernel has it).
+ * variant where the kernel has it).  An SVM instruction that faults
+ * because EFER.SVME was cleared under us (crash, emergency reboot) is
+ * skipped (exception table).
  */
 #include <linux/linkage.h>
 #include <asm/asm.h>
@@ -51,7 +53,8 @@ SYM_FUNC_START(xkvm_svm_vmrun)
 	push	%rdx			/* host save page */
 
 	mov	%rdx, %rax
-	vmsave	%rax
+1:	vmsave	%rax
+2:
 
 	mov	%rsi, %rax
 	mov	R_RCX(%rdi), %rcx
@@ -69,11 +72,13 @@ SYM_FUNC_START(xkvm_svm_vmrun)
 	mov	R_R15(%rdi), %r15
 	mov	R_RDI(%rdi), %rdi
 
-	vmload	%rax
+3:	vmload	%rax
+4:
 	/* clobbers EFLAGS.ZF only */
 	VM_CLEAR_CPU_BUFFERS
-	vmrun	%rax
-	vmsave	%rax
+5:	vmrun	%rax
+6:	vmsave	%rax
+7:
 
 	/* stack: guest rdi, host save page, guest VMCB, regs */
 	push	%rdi
@@ -95,7 +100,8 @@ SYM_FUNC_START(xkvm_svm_vmrun)
 	mov	%rax, R_RDI(%rdi)
 
 	pop	%rax			/* host save page */
-	vmload	%rax
+8:	vmload	%rax
+9:
 	pop	%rsi
 	pop	%rdi
 
@@ -124,4 +130,15 @@ SYM_FUNC_START(xkvm_svm_vmrun)
 	pop	%r15
 	pop	%rbp
 	RET
+
+	/*
+	 * SVM instructions fault (#UD) once EFER.SVME was cleared under us
+	 * (crash, emergency reboot): go on past them; the CPU is being
+	 * stopped anyway, and the guest did not run.
+	 */
+	_ASM_EXTABLE(1b, 2b)
+	_ASM_EXTABLE(3b, 4b)
+	_ASM_EXTABLE(5b, 6b)
+	_ASM_EXTABLE(6b, 7b)
+	_ASM_EXTABLE(8b, 9b)
 SYM_FUNC_END(xkvm_svm_vmrun)

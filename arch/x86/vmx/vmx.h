@@ -13,6 +13,7 @@
 #include <linux/bits.h>
 #include <linux/list.h>
 #include <linux/types.h>
+#include <asm/asm.h>
 #include <xkvm_x86.h>
 
 /* ---- VMCS field encodings (SDM appendix B) ---------------------------- */
@@ -308,6 +309,8 @@ enum vmx_seg {
 #define VMX_EPT_QUAL_WRITE		BIT(1)
 #define VMX_EPT_QUAL_FETCH		BIT(2)
 #define VMX_EPT_QUAL_PERM		(7 << 3)	/* R/W/X of the entry */
+#define VMX_EPT_QUAL_GLA_VALID		BIT(7)
+#define VMX_EPT_QUAL_GLA_FINAL		BIT(8)	/* else a paging-structure access */
 
 /* ---- capabilities computed at load (vmx_vmcs.c) ----------------------- */
 struct vmx_config {
@@ -407,73 +410,90 @@ void vmx_isolation_exit(void);
 void vmx_l1d_flush(struct xkvm_vcpu *vcpu);
 void vmx_perf_switch(struct vmx_vcpu *vmx);
 
-/* ---- VMX instructions ------------------------------------------------- */
+/*
+ * ---- VMX instructions -------------------------------------------------
+ * Each has an exception-table entry: after VMXOFF (an emergency reboot or
+ * crash turned VMX off on this CPU under a running vCPU thread) they fault
+ * with #UD, and the fault becomes a failure of the instruction instead of
+ * an oops (vmx_insn_faulted).
+ */
 void vmx_insn_failed(const char *insn, unsigned long field);
+void vmx_insn_faulted(const char *insn);
 
 static __always_inline u64 vmcs_read(unsigned long field)
 {
 	u64 value;
-	bool fail;
 
-	asm volatile("vmread %[field], %[value]"
-		     : [value] "=r" (value), "=@ccbe" (fail)
-		     : [field] "r" (field)
-		     : "cc");
-	if (unlikely(fail)) {
-		vmx_insn_failed("vmread", field);
-		return 0;
-	}
+	asm goto("1: vmread %[field], %[value]\n\t"
+		 "jna %l[fail]\n\t"
+		 _ASM_EXTABLE(1b, %l[fault])
+		 : [value] "=r" (value) : [field] "r" (field) : "cc"
+		 : fail, fault);
 	return value;
+fail:
+	vmx_insn_failed("vmread", field);
+	return 0;
+fault:
+	vmx_insn_faulted("vmread");
+	return 0;
 }
 
 static __always_inline void vmcs_write(unsigned long field, u64 value)
 {
-	bool fail;
-
-	asm volatile("vmwrite %[value], %[field]"
-		     : "=@ccbe" (fail)
-		     : [value] "rm" (value), [field] "r" (field)
-		     : "cc", "memory");
-	if (unlikely(fail))
-		vmx_insn_failed("vmwrite", field);
+	asm goto("1: vmwrite %[value], %[field]\n\t"
+		 "jna %l[fail]\n\t"
+		 _ASM_EXTABLE(1b, %l[fault])
+		 : : [value] "rm" (value), [field] "r" (field) : "cc", "memory"
+		 : fail, fault);
+	return;
+fail:
+	vmx_insn_failed("vmwrite", field);
+	return;
+fault:
+	vmx_insn_faulted("vmwrite");
 }
+
+/* VMCLEAR, VMPTRLD, INVEPT, INVVPID on a memory operand; true: failed. */
+#define VMX_MEM_INSN(insn, operands...)					\
+({									\
+	bool __failed = false;						\
+	asm goto("1: " insn "\n\t"					\
+		 "jna %l[fail]\n\t"					\
+		 _ASM_EXTABLE(1b, %l[fault])				\
+		 : : operands : "cc", "memory" : fail, fault);		\
+	if (0) {							\
+fault:									\
+		vmx_insn_faulted(insn);					\
+fail:									\
+		__failed = true;					\
+	}								\
+	__failed;							\
+})
 
 static inline bool vmx_vmclear(u64 pa)
 {
-	bool fail;
-
-	asm volatile("vmclear %[pa]" : "=@ccbe" (fail)
-		     : [pa] "m" (pa) : "cc", "memory");
-	return fail;
+	return VMX_MEM_INSN("vmclear %[pa]", [pa] "m" (pa));
 }
 
 static inline bool vmx_vmptrld(u64 pa)
 {
-	bool fail;
-
-	asm volatile("vmptrld %[pa]" : "=@ccbe" (fail)
-		     : [pa] "m" (pa) : "cc", "memory");
-	return fail;
+	return VMX_MEM_INSN("vmptrld %[pa]", [pa] "m" (pa));
 }
 
 static inline bool vmx_invept(unsigned long type, u64 eptp)
 {
 	struct { u64 eptp, rsvd; } desc = { eptp, 0 };
-	bool fail;
 
-	asm volatile("invept %[desc], %[type]" : "=@ccbe" (fail)
-		     : [desc] "m" (desc), [type] "r" (type) : "cc", "memory");
-	return fail;
+	return VMX_MEM_INSN("invept %[desc], %[type]",
+			    [desc] "m" (desc), [type] "r" (type));
 }
 
 static inline bool vmx_invvpid(unsigned long type, u16 vpid)
 {
 	struct { u64 vpid, gva; } desc = { vpid, 0 };
-	bool fail;
 
-	asm volatile("invvpid %[desc], %[type]" : "=@ccbe" (fail)
-		     : [desc] "m" (desc), [type] "r" (type) : "cc", "memory");
-	return fail;
+	return VMX_MEM_INSN("invvpid %[desc], %[type]",
+			    [desc] "m" (desc), [type] "r" (type));
 }
 
 /* vmx_enable.c: VMXON per CPU, VMCS residency, VPIDs */

@@ -58,10 +58,21 @@ static enum cpuhp_state vmx_hp_state;
 static DEFINE_SPINLOCK(vmx_vpid_lock);
 static DECLARE_BITMAP(vmx_vpid_bitmap, VMX_NR_VPIDS);	/* vmx_vpid_lock */
 
+/* VMX was turned off for a crash or emergency reboot (NMI context). */
+static bool vmx_emergency_off;
+
 void vmx_insn_failed(const char *insn, unsigned long field)
 {
 	pr_err_ratelimited("%s failed (field 0x%lx) on CPU %d\n", insn, field,
 			   raw_smp_processor_id());
+}
+
+/* A VMX instruction raised #UD: VMX is off on this CPU. */
+void vmx_insn_faulted(const char *insn)
+{
+	if (!READ_ONCE(vmx_emergency_off))
+		pr_err_ratelimited("%s faulted on CPU %d: VMX is off\n", insn,
+				   raw_smp_processor_id());
 }
 
 /* ---- VMCS residency -------------------------------------------------- */
@@ -219,6 +230,7 @@ static void vmx_emergency_disable(void)
 
 	if (!vc->enabled)
 		return;
+	WRITE_ONCE(vmx_emergency_off, true);
 	/* VMCS data to memory, for a crash dump */
 	list_for_each_entry(vmx, &vc->loaded, loaded_link)
 		vmx_vmclear(vmx->vmcs_pa);

@@ -165,6 +165,9 @@ static int vmx_exit_ept_violation(struct xkvm_vcpu *vcpu)
 		fault |= XKVM_FAULT_FETCH;
 	if (q & VMX_EPT_QUAL_PERM)
 		fault |= XKVM_FAULT_PRESENT;
+	/* linear address valid, but the access was to a paging structure */
+	if ((q & VMX_EPT_QUAL_GLA_VALID) && !(q & VMX_EPT_QUAL_GLA_FINAL))
+		fault |= XKVM_FAULT_IN_WALK;
 	/* the instruction length is undefined here: the core fetches it */
 	return xkvm_x86_exit_tdp_fault(vcpu, vmx->exit_gpa, fault, NULL, 0);
 }

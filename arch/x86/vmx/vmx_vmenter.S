@@ -22,7 +22,9 @@
  * (X86_FEATURE_CLEAR_CPU_BUF_VM; it clobbers ZF, so "launched" travels in
  * CF); after the exit, before any RET: the RSB is filled (or one entry,
  * with eIBRS), legacy IBRS rewritten (xkvm_x86_spec_ctrl_restore_host) and
- * the branch history cleared (CLEAR_BRANCH_HISTORY_VMEXIT).
+ * the branch history cleared (CLEAR_BRANCH_HISTORY_VMEXIT).  A VMX
+ * instruction that faults because VMX was turned off under us (crash,
+ * emergency reboot) returns as VMfailInvalid.
  */
 #include <linux/linkage.h>
 #include <asm/asm.h>
@@ -60,7 +62,7 @@ SYM_FUNC_START(xkvm_vmx_vmenter)
 
 	/* The stack from here on is what the VM exit comes back to. */
 	mov	$VMCS_HOST_RSP, %eax
-	vmwrite	%rsp, %rax
+1:	vmwrite	%rsp, %rax
 	jbe	.Lfail_early		/* no current VMCS: report the failure */
 
 	/* CF = launched; mov and VERW leave CF alone */
@@ -84,10 +86,10 @@ SYM_FUNC_START(xkvm_vmx_vmenter)
 
 	VM_CLEAR_CPU_BUFFERS
 	jc	.Lresume
-	vmlaunch
+2:	vmlaunch
 	jmp	.Lexit			/* VMLAUNCH failed; RFLAGS say how */
 .Lresume:
-	vmresume
+3:	vmresume
 
 SYM_INNER_LABEL(xkvm_vmx_vmexit, SYM_L_GLOBAL)
 	/* a VM exit lands here (HOST_RIP) */
@@ -153,4 +155,21 @@ SYM_INNER_LABEL(xkvm_vmx_vmexit, SYM_L_GLOBAL)
 	lea	(%rax, %rdx, 2), %eax
 	pop	%rdi
 	jmp	.Lpop
+
+	/*
+	 * VMX instructions fault (#UD) once VMX is off on this CPU (crash,
+	 * emergency reboot): report VMfailInvalid (CF=1, ZF=0) instead.
+	 */
+.Lfault_early:
+	push	$1
+	popf
+	jmp	.Lfail_early
+.Lfault:
+	push	$1
+	popf
+	jmp	.Lexit
+
+	_ASM_EXTABLE(1b, .Lfault_early)
+	_ASM_EXTABLE(2b, .Lfault)
+	_ASM_EXTABLE(3b, .Lfault)
 SYM_FUNC_END(xkvm_vmx_vmenter)

@@ -12,8 +12,10 @@
 #   (default)          run the selftests; last line "N passed, N failed, N skipped",
 #                      exit status 0 only if nothing failed
 #   --demo             boot once, load xkvm, run the selftests' "demo" program
-#   --bench            boot once with -icount shift=0, run "exit_bench" on xkvm,
-#                      then on stock KVM, print both and the ratios xkvm/KVM
+#   --bench            boot each machine once with guest time counting
+#                      instructions, run "exit_bench" on xkvm, then on stock
+#                      KVM; print emulated instructions per round trip and
+#                      the ratios xkvm/KVM
 #   --mode M           xkvm | reference | both (default both; --demo: xkvm)
 #                      reference = the stock kvm/kvm-amd modules of the same kernel
 #   --kernel K         test kernel, repeatable: an exact version from /lib/modules
@@ -791,30 +793,39 @@ run_bench()
 {
 	local k=${kernels[0]} rc=0 set
 	[ -f "$seldir/exit_bench" ] || die "the selftests did not build 'exit_bench'"
-	echo "== bench: machine $machine ($MACHINE_DESC), kernel $k, -icount shift=0"
+	echo "== bench: machine $machine ($MACHINE_DESC), kernel $k, guest time counting instructions"
 	boot bench "$k" bench 1 || die "initramfs build failed"
 	for set in xkvm reference; do
 		echo "-- exit_bench on $set"
 		block "$boot_log" "$set" exit_bench | sed 's/^@@XH //;s/^/   /'
 	done
-	awk '
+	# Guest time counts instructions in bench mode: a TSC tick is
+	# ips / (tsc_khz * 1000) emulated instructions of the test machine.
+	awk -v ips="$MACHINE_BENCH_IPS" -v machine="$machine" '
 	{ gsub(/\r/, "") }
 	/^@@XH TEST-BEGIN / { set = $3; next }
 	/^@@XH TEST-END / { set = ""; next }
+	set != "" && $1 == "bench-tsc-khz" { khz[set] = $2 }
 	set != "" && $1 == "bench" && NF == 3 && $3 ~ /^[0-9.]+$/ {
 		if (!($2 in seen)) { seen[$2] = 1; names[++n] = $2 }
 		v[set, $2] = $3
 	}
+	function insns(set, name) {
+		if (v[set, name] == "" || !khz[set]) return ""
+		return sprintf("%.0f", v[set, name] * ips / (khz[set] * 1000))
+	}
 	END {
-		printf "\n%-24s %14s %14s %10s\n", "benchmark", "xkvm cycles", "KVM cycles", "xkvm/KVM"
+		printf "\n%s: emulated instructions per round trip (guest TSC ticks x %s instr/s / TSC kHz);\n", machine, ips
+		printf "the L1 kernel, xkvm or stock KVM and the L2 guest all count: not host cycles\n"
+		printf "%-24s %16s %16s %10s\n", "benchmark", "xkvm instr", "KVM instr", "xkvm/KVM"
 		bad = (n == 0)
 		for (i = 1; i <= n; i++) {
-			x = v["xkvm", names[i]]; r = v["reference", names[i]]
+			x = insns("xkvm", names[i]); r = insns("reference", names[i])
 			if (x == "" || r == "" || r == 0) {
-				printf "%-24s %14s %14s %10s\n", names[i], x == "" ? "-" : x, r == "" ? "-" : r, "-"
+				printf "%-24s %16s %16s %10s\n", names[i], x == "" ? "-" : x, r == "" ? "-" : r, "-"
 				bad = 1
 			} else
-				printf "%-24s %14s %14s %10.3f\n", names[i], x, r, x / r
+				printf "%-24s %16s %16s %10.3f\n", names[i], x, r, x / r
 		}
 		exit bad
 	}' "$boot_log" || rc=1

@@ -19,6 +19,8 @@
 #                         the host's root over virtio-9p), else 0
 #   MACHINE_REFERENCE_NEWEST_ONLY  1: unless a mode is asked for, reference
 #                         mode runs on the newest test kernel only (optional)
+#   MACHINE_BENCH_IPS     emulated instructions per second of guest time in
+#                         bench mode (guest time counts instructions there)
 #   machine_boot KERNEL INITRD APPEND CONSOLE_LOG TIMEOUT BENCH
 #       boots KERNEL with INITRD and the extra kernel command line APPEND,
 #       writes the guest console to CONSOLE_LOG (emulator messages to
@@ -50,6 +52,9 @@ MACHINE_STOCK_MODULE=kvm-amd
 MACHINE_STOCK_UNLOAD=(kvm_amd kvm)
 MACHINE_STOCK_VENDOR=kvm_amd
 MACHINE_VMM_TEST=1
+# Emulated instructions per second of guest time in bench mode: with
+# -icount shift=0 every instruction takes 1 ns.
+MACHINE_BENCH_IPS=1000000000
 
 machine_boot()
 {

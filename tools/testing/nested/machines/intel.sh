@@ -48,6 +48,9 @@ MACHINE_VMM_TEST=0
 # boot takes about 11 minutes, an xkvm one 7): by default reference mode
 # runs on the newest kernel only, which keeps make check near half an hour.
 MACHINE_REFERENCE_NEWEST_ONLY=1
+# Emulated instructions per second of guest time (the ips= of bochsrc):
+# with clock sync=none, guest time advances by instructions.
+MACHINE_BENCH_IPS=${NESTED_BOCHS_IPS:-200000000}
 # The debug kernel (run.sh --debug-kernel, Documentation/debug-kernel.md)
 # is several times slower under Bochs: xkvm mode only unless a mode is
 # asked for (stock kvm_intel already takes 11 minutes a boot without the

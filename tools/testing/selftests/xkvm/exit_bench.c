@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * exit_bench.c - round-trip cost of guest exits, measured in guest TSC
- * cycles by the guest itself (RDTSC around N iterations):
+ * ticks by the guest itself (RDTSC around N iterations):
  *   (a) OUT to a port: an exit all the way to this process and back;
  *   (b) CPUID: an exit the hypervisor handles in the kernel.
- * Prints "bench pio_user_exit <cycles>" and "bench cpuid_kernel_exit
- * <cycles>" (cycles per round trip, rounded down).  Meant for an emulated
- * machine with a deterministic TSC (QEMU -icount shift=0); not a selftest.
+ * Prints "bench pio_user_exit <ticks>" and "bench cpuid_kernel_exit
+ * <ticks>" (TSC ticks per round trip, rounded down), and "bench-tsc-khz
+ * <kHz>", the TSC frequency (KVM_GET_TSC_KHZ).  Meant for an emulated
+ * machine whose clock counts instructions (QEMU -icount shift=0, Bochs
+ * with sync=none): there a tick is a fixed number of emulated
+ * instructions, which the harness converts to (tools/testing/nested/
+ * run.sh --bench).  Not a selftest.
  *
  * Usage: exit_bench [iterations]   (default 1000, for each measurement)
  */
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -60,6 +65,7 @@ int main(int argc, char **argv)
 	}
 	vm = vm_create_with_one_vcpu(&vcpu, guest_bench);
 	vcpu_args_set(vcpu, 1, n);
+	printf("bench-tsc-khz %d\n", ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0));
 	for (;;) {
 		struct kvm_run *run = vcpu->run;
 		uint64_t cmd;

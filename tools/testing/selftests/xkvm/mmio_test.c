@@ -4,6 +4,9 @@
  * slot exit as KVM_EXIT_MMIO: plain MOV loads and stores of 1, 2, 4 and 8
  * bytes, register and immediate sources, checking address, length, data
  * and direction, and that a load returns what the host put in mmio.data.
+ * A guest page table that lies in MMIO space makes the access through it
+ * fault with #PF, as KVM does: the fault the hardware reports is on the
+ * page table, not on the data, and must not become an MMIO exit there.
  */
 #include "kselftest_harness.h"
 #include "xkvm_util.h"
@@ -130,6 +133,77 @@ TEST(mmio_counter_device)
 	}
 	EXPECT_EQ(1000 + 99 * 100 / 2, reg);
 	vcpu_expect_done(vcpu);
+	kvm_vm_free(vm);
+}
+
+/* Page-table entries of @gva: the PDE that points to its page table. */
+static uint64_t *pde_of(struct kvm_vm *vm, uint64_t gva)
+{
+	uint64_t *t = addr_gpa2hva(vm, vm->pml4_gpa);
+	int level;
+
+	for (level = 4; level > 2; level--)
+		t = addr_gpa2hva(vm, t[(gva >> (12 + 9 * (level - 1))) & 511] &
+				 PTE_ADDR_MASK);
+	return &t[(gva >> 21) & 511];
+}
+
+#define PT_IN_MMIO_GPA	0xd0000000ULL
+/* Its PTE is at offset 0x800 of the page table, as the data is in its page. */
+#define PT_IN_MMIO_GVA	(0x40000000ULL + (0x100ULL << 12) + 0x800)
+
+static volatile uint64_t pf_cr2, pf_vector;
+
+static void guest_pf_handler(struct ex_regs *regs)
+{
+	uint64_t cr2;
+
+	__asm__ __volatile__("mov %%cr2, %0" : "=r"(cr2));
+	pf_cr2 = cr2;
+	pf_vector = regs->vector;
+	regs->rip += 3;			/* mov (%rax), %rbx */
+}
+
+static void guest_pt_in_mmio(void)
+{
+	uint64_t v = 0;
+
+	__asm__ __volatile__(".byte 0x48, 0x8b, 0x18"	/* mov (%rax), %rbx */
+			     : "=b"(v) : "a"(PT_IN_MMIO_GVA) : "memory");
+	GUEST_ASSERT_EQ(pf_vector, PF_VECTOR);
+	GUEST_ASSERT_EQ(pf_cr2, PT_IN_MMIO_GVA);
+	GUEST_DONE();
+}
+
+TEST(page_table_in_mmio_faults)
+{
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm = vm_create_with_one_vcpu(&vcpu, guest_pt_in_mmio);
+	struct ucall uc;
+	uint64_t *pde;
+
+	/* map it, then move its page table out of guest RAM */
+	virt_map(vm, PT_IN_MMIO_GVA & ~0xfffULL, MMIO_GPA, PAGE_SIZE);
+	pde = pde_of(vm, PT_IN_MMIO_GVA);
+	*pde = PT_IN_MMIO_GPA | (*pde & ~PTE_ADDR_MASK);
+	vm_install_exception_handler(vm, PF_VECTOR, guest_pf_handler);
+
+	vcpu_run(vcpu);
+	if (vcpu->run->exit_reason == KVM_EXIT_MMIO && xkvm_reference_mode() &&
+	    vcpu->run->mmio.phys_addr == PT_IN_MMIO_GPA + 0x800) {
+		/*
+		 * Stock KVM, at least under QEMU's TCG, takes the address of
+		 * the fault in the guest's walk for the data's and exits for
+		 * it: the very defect xkvm must not have.
+		 */
+		TH_LOG("stock KVM made an MMIO exit at the page-table entry");
+		kvm_vm_free(vm);
+		return;
+	}
+	if (vcpu->run->exit_reason == KVM_EXIT_MMIO)
+		TH_LOG("MMIO exit at 0x%llx", vcpu->run->mmio.phys_addr);
+	ASSERT_EQ(UCALL_DONE, get_ucall(vcpu, &uc))
+		TH_LOG("%s", exit_reason_str(vcpu->run->exit_reason));
 	kvm_vm_free(vm);
 }
 
