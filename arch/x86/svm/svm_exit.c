@@ -7,7 +7,10 @@
  * Return contract (as for every exit handler, see xkvm_x86.h):
  *    1 resume the guest, 0 exit to userspace (kvm_run filled), <0 errno.
  * An exit code without a handler goes to userspace as
- * KVM_EXIT_INTERNAL_ERROR (unexpected exit reason).
+ * KVM_EXIT_INTERNAL_ERROR (unexpected exit reason).  The instruction
+ * intercepts the core finishes share one handler (svm_exit_insn) and a
+ * table of their opcodes and helpers, because without NRIP save each needs
+ * the same decoding to find where it ends.
  */
 #include <linux/nospec.h>
 #include <asm/trapnr.h>
@@ -16,49 +19,55 @@
 
 typedef int (*svm_exit_handler)(struct xkvm_vcpu *vcpu);
 
-/* Opcodes of the instruction intercepts, to find their length by decoding. */
+/*
+ * Instruction intercepts the core finishes: the opcode (to find the length
+ * by decoding when there is no NRIP save) and the core's exit helper.
+ */
 struct svm_insn {
 	u8 len;
 	u8 op[3];
+	int (*exit)(struct xkvm_vcpu *vcpu, u64 next_rip);
 };
 
-static const struct svm_insn svm_insn_rdmsr = { 2, { 0x0f, 0x32 } };
-static const struct svm_insn svm_insn_wrmsr = { 2, { 0x0f, 0x30 } };
+static const struct svm_insn svm_insn_rdmsr = { 2, { 0x0f, 0x32 }, xkvm_x86_exit_rdmsr };
+static const struct svm_insn svm_insn_wrmsr = { 2, { 0x0f, 0x30 }, xkvm_x86_exit_wrmsr };
 
 static const struct svm_insn svm_insns[SVM_EXIT_NR] = {
-	[SVM_EXIT_CPUID]	= { 2, { 0x0f, 0xa2 } },
-	[SVM_EXIT_RDPMC]	= { 2, { 0x0f, 0x33 } },
-	[SVM_EXIT_INVD]		= { 2, { 0x0f, 0x08 } },
-	[SVM_EXIT_HLT]		= { 1, { 0xf4 } },
-	[SVM_EXIT_RDTSCP]	= { 3, { 0x0f, 0x01, 0xf9 } },
-	[SVM_EXIT_WBINVD]	= { 2, { 0x0f, 0x09 } },
-	[SVM_EXIT_MONITOR]	= { 3, { 0x0f, 0x01, 0xc8 } },
-	[SVM_EXIT_MWAIT]	= { 3, { 0x0f, 0x01, 0xc9 } },
-	[SVM_EXIT_XSETBV]	= { 3, { 0x0f, 0x01, 0xd1 } },
+	[SVM_EXIT_CPUID]	= { 2, { 0x0f, 0xa2 }, xkvm_x86_exit_cpuid },
+	[SVM_EXIT_RDPMC]	= { 2, { 0x0f, 0x33 }, xkvm_x86_exit_rdpmc },
+	[SVM_EXIT_INVD]		= { 2, { 0x0f, 0x08 }, xkvm_x86_exit_nop },
+	[SVM_EXIT_HLT]		= { 1, { 0xf4 }, xkvm_x86_exit_hlt },
+	[SVM_EXIT_RDTSCP]	= { 3, { 0x0f, 0x01, 0xf9 }, xkvm_x86_exit_rdtscp },
+	[SVM_EXIT_WBINVD]	= { 2, { 0x0f, 0x09 }, xkvm_x86_exit_nop },
+	/* MONITOR/MWAIT behave as NOPs, as on KVM */
+	[SVM_EXIT_MONITOR]	= { 3, { 0x0f, 0x01, 0xc8 }, xkvm_x86_exit_nop },
+	[SVM_EXIT_MWAIT]	= { 3, { 0x0f, 0x01, 0xc9 }, xkvm_x86_exit_nop },
+	[SVM_EXIT_XSETBV]	= { 3, { 0x0f, 0x01, 0xd1 }, xkvm_x86_exit_xsetbv },
 };
 
 /*
- * The RIP after the intercepted instruction: the VMCB has it with NRIP
- * save; without it the instruction is decoded (prefixes included), as
- * the CPU would have.  false: the bytes at RIP are not that instruction
- * any more; the guest is resumed to run whatever is there.
+ * The RIP after the intercepted instruction, then the core's helper: the
+ * VMCB has the RIP with NRIP save; without it the instruction is decoded
+ * (prefixes included), as the CPU would have.  If the bytes at RIP are not
+ * that instruction any more, the guest is resumed to run whatever is there.
  */
-static bool svm_next_rip(struct xkvm_vcpu *vcpu, const struct svm_insn *insn,
-			 u64 *next)
+static int svm_finish_insn(struct xkvm_vcpu *vcpu, const struct svm_insn *insn)
 {
-	if (svm_features & SVM_FEATURE_NRIPS) {
-		*next = to_svm(vcpu)->vmcb->next_rip;
-		return true;
-	}
-	return xkvm_x86_insn_next_rip(vcpu, insn->op, insn->len, next);
+	u64 next;
+
+	if (svm_features & SVM_FEATURE_NRIPS)
+		next = to_svm(vcpu)->vmcb->next_rip;
+	else if (!xkvm_x86_insn_next_rip(vcpu, insn->op, insn->len, &next))
+		return 1;
+	return insn->exit(vcpu, next);
 }
 
-/* The next RIP of the exit being handled (an entry of svm_insns). */
-static bool svm_exit_next_rip(struct xkvm_vcpu *vcpu, u64 *next)
+/* CPUID, HLT, RDPMC, RDTSCP, XSETBV, INVD, WBINVD, MONITOR, MWAIT */
+static int svm_exit_insn(struct xkvm_vcpu *vcpu)
 {
 	u32 code = lower_32_bits(to_svm(vcpu)->vmcb->exit_code);
 
-	return svm_next_rip(vcpu, &svm_insns[code], next);
+	return svm_finish_insn(vcpu, &svm_insns[code]);
 }
 
 static int svm_exit_resume(struct xkvm_vcpu *vcpu)
@@ -84,42 +93,6 @@ static int svm_exit_iret(struct xkvm_vcpu *vcpu)
 	return 1;
 }
 
-static int svm_exit_cpuid(struct xkvm_vcpu *vcpu)
-{
-	u64 next;
-
-	if (!svm_exit_next_rip(vcpu, &next))
-		return 1;
-	return xkvm_x86_exit_cpuid(vcpu, next);
-}
-
-static int svm_exit_hlt(struct xkvm_vcpu *vcpu)
-{
-	u64 next;
-
-	if (!svm_exit_next_rip(vcpu, &next))
-		return 1;
-	return xkvm_x86_exit_hlt(vcpu, next);
-}
-
-static int svm_exit_rdpmc(struct xkvm_vcpu *vcpu)
-{
-	u64 next;
-
-	if (!svm_exit_next_rip(vcpu, &next))
-		return 1;
-	return xkvm_x86_exit_rdpmc(vcpu, next);
-}
-
-static int svm_exit_rdtscp(struct xkvm_vcpu *vcpu)
-{
-	u64 next;
-
-	if (!svm_exit_next_rip(vcpu, &next))
-		return 1;
-	return xkvm_x86_exit_rdtscp(vcpu, next);
-}
-
 static int svm_exit_ioio(struct xkvm_vcpu *vcpu)
 {
 	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
@@ -139,34 +112,8 @@ static int svm_exit_ioio(struct xkvm_vcpu *vcpu)
 
 static int svm_exit_msr(struct xkvm_vcpu *vcpu)
 {
-	bool write = to_svm(vcpu)->vmcb->exit_info_1;
-	u64 next;
-
-	if (!svm_next_rip(vcpu, write ? &svm_insn_wrmsr : &svm_insn_rdmsr,
-			  &next))
-		return 1;
-	if (write)
-		return xkvm_x86_exit_wrmsr(vcpu, next);
-	return xkvm_x86_exit_rdmsr(vcpu, next);
-}
-
-static int svm_exit_xsetbv(struct xkvm_vcpu *vcpu)
-{
-	u64 next;
-
-	if (!svm_exit_next_rip(vcpu, &next))
-		return 1;
-	return xkvm_x86_exit_xsetbv(vcpu, next);
-}
-
-/* INVD, WBINVD, MONITOR, MWAIT: NOPs for the guest, as on KVM */
-static int svm_exit_nop(struct xkvm_vcpu *vcpu)
-{
-	u64 next;
-
-	if (!svm_exit_next_rip(vcpu, &next))
-		return 1;
-	return xkvm_x86_exit_nop(vcpu, next);
+	return svm_finish_insn(vcpu, to_svm(vcpu)->vmcb->exit_info_1 ?
+				     &svm_insn_wrmsr : &svm_insn_rdmsr);
 }
 
 static int svm_exit_ud(struct xkvm_vcpu *vcpu)
@@ -275,11 +222,11 @@ static const svm_exit_handler svm_exit_handlers[SVM_EXIT_NR] = {
 	[SVM_EXIT_NMI]		= svm_exit_resume,
 	[SVM_EXIT_SMI]		= svm_exit_resume,
 	[SVM_EXIT_VINTR]	= svm_exit_vintr,
-	[SVM_EXIT_RDPMC]	= svm_exit_rdpmc,
-	[SVM_EXIT_CPUID]	= svm_exit_cpuid,
+	[SVM_EXIT_RDPMC]	= svm_exit_insn,
+	[SVM_EXIT_CPUID]	= svm_exit_insn,
 	[SVM_EXIT_IRET]		= svm_exit_iret,
-	[SVM_EXIT_INVD]		= svm_exit_nop,
-	[SVM_EXIT_HLT]		= svm_exit_hlt,
+	[SVM_EXIT_INVD]		= svm_exit_insn,
+	[SVM_EXIT_HLT]		= svm_exit_insn,
 	[SVM_EXIT_INVLPGA]	= svm_exit_ud,
 	[SVM_EXIT_IOIO]		= svm_exit_ioio,
 	[SVM_EXIT_MSR]		= svm_exit_msr,
@@ -291,11 +238,11 @@ static const svm_exit_handler svm_exit_handlers[SVM_EXIT_NR] = {
 	[SVM_EXIT_STGI]		= svm_exit_ud,
 	[SVM_EXIT_CLGI]		= svm_exit_ud,
 	[SVM_EXIT_SKINIT]	= svm_exit_ud,
-	[SVM_EXIT_RDTSCP]	= svm_exit_rdtscp,
-	[SVM_EXIT_WBINVD]	= svm_exit_nop,
-	[SVM_EXIT_MONITOR]	= svm_exit_nop,
-	[SVM_EXIT_MWAIT]	= svm_exit_nop,
-	[SVM_EXIT_XSETBV]	= svm_exit_xsetbv,
+	[SVM_EXIT_RDTSCP]	= svm_exit_insn,
+	[SVM_EXIT_WBINVD]	= svm_exit_insn,
+	[SVM_EXIT_MONITOR]	= svm_exit_insn,
+	[SVM_EXIT_MWAIT]	= svm_exit_insn,
+	[SVM_EXIT_XSETBV]	= svm_exit_insn,
 	[SVM_EXIT_RDPRU]	= svm_exit_ud,
 	[SVM_EXIT_NPF]		= svm_exit_npf,
 	[SVM_EXIT_READ_DR0 ... SVM_EXIT_WRITE_DR15] = svm_exit_dr,

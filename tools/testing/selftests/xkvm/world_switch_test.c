@@ -287,7 +287,7 @@ TEST(notify_resume_work_runs_in_kvm_run)
 
 /* ---- endless exception delivery ---- */
 
-/* The host goes on: another guest runs to its end. */
+/* Another guest runs to its end. */
 static void run_another_guest(void)
 {
 	struct kvm_vcpu *vcpu;
@@ -317,6 +317,24 @@ static int run_with_alarm(struct kvm_vcpu *vcpu)
 	memset(&it, 0, sizeof(it));
 	setitimer(ITIMER_REAL, &it, NULL);
 	return r;
+}
+
+/*
+ * The guest of @vm loops delivering an exception: KVM_RUN must still end
+ * (the alarm's signal, or an exit), and the host goes on: another guest
+ * runs to its end.
+ */
+static void expect_host_responsive(struct __test_metadata *_metadata,
+				   struct kvm_vm *vm, struct kvm_vcpu *vcpu)
+{
+	int r = run_with_alarm(vcpu);
+
+	TH_LOG("KVM_RUN: %d (%s), exit reason %u", r, r ? strerror(errno) : "ok",
+	       vcpu->run->exit_reason);
+	if (r)
+		EXPECT_EQ(EINTR, errno);
+	kvm_vm_free(vm);
+	run_another_guest();
 }
 
 static uint64_t gdt32(uint32_t base, uint32_t limit, uint8_t access)
@@ -358,7 +376,7 @@ TEST(ac_delivery_loop_leaves_host_responsive)
 	struct kvm_regs regs;
 	struct kvm_vcpu *vcpu;
 	uint8_t *mem;
-	int v, r;
+	int v;
 
 	mem = vm_mem_region_add(vm, 0, 0, 0x100000, 0);
 	gdt = (uint64_t *)(mem + 0x1000);
@@ -392,13 +410,7 @@ TEST(ac_delivery_loop_leaves_host_responsive)
 	regs.rflags = X86_EFLAGS_FIXED | X86_EFLAGS_IF | (1ULL << 18);	/* AC */
 	vcpu_regs_set(vcpu, &regs);
 
-	r = run_with_alarm(vcpu);
-	TH_LOG("KVM_RUN: %d (%s), exit reason %u", r, r ? strerror(errno) : "ok",
-	       vcpu->run->exit_reason);
-	if (r)
-		EXPECT_EQ(EINTR, errno);
-	kvm_vm_free(vm);
-	run_another_guest();
+	expect_host_responsive(_metadata, vm, vcpu);
 }
 
 /*
@@ -425,18 +437,10 @@ TEST(db_delivery_loop_leaves_host_responsive)
 	struct kvm_vm *vm = vm_create_with_one_vcpu(&vcpu, guest_db_loop);
 	uint8_t *gate = addr_gpa2hva(vm, GUEST_IDT_GPA + 16 * DB_VECTOR);
 	uint64_t ist = DB_IST_TOP;
-	int r;
 
 	gate[4] = 1;					/* IST 1 */
 	memcpy(addr_gpa2hva(vm, GUEST_TSS_GPA + 0x24), &ist, 8);
-	r = run_with_alarm(vcpu);
-	TH_LOG("KVM_RUN: %d (%s), exit reason %u", r, r ? strerror(errno) : "ok",
-	       vcpu->run->exit_reason);
-	if (r)
-		EXPECT_EQ(EINTR, errno);
-	kvm_vm_free(vm);
-
-	run_another_guest();
+	expect_host_responsive(_metadata, vm, vcpu);
 }
 
 TEST_HARNESS_MAIN
