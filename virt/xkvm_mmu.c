@@ -41,6 +41,7 @@ static void xkvm_zap_batch_release(struct xkvm *vm, struct xkvm_zap_batch *b)
 	if (!b->nr)
 		return;
 	xkvm_make_all_vcpus_request(vm, XKVM_REQ_TLB_FLUSH);
+	xkvm_arch_remote_tlb_flushed(vm);
 	for (i = 0; i < b->nr; i++) {
 		struct page *page = b->pages[i];
 

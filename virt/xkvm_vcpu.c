@@ -56,6 +56,8 @@ static long xkvm_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 		return -EINTR;
 	if (ioctl == KVM_RUN)
 		r = arg ? -EINVAL : xkvm_arch_vcpu_run(vcpu);
+	else if (ioctl == KVM_GET_STATS_FD)
+		r = xkvm_vcpu_stats_fd(vcpu);
 	else
 		r = xkvm_arch_vcpu_ioctl(vcpu, ioctl, arg);
 	mutex_unlock(&vcpu->mutex);

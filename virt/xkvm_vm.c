@@ -69,6 +69,8 @@ static long xkvm_vm_ioctl(struct file *filp, unsigned int ioctl,
 	}
 	case KVM_CHECK_EXTENSION:
 		return xkvm_arch_check_extension(vm, arg);
+	case KVM_GET_STATS_FD:
+		return xkvm_vm_stats_fd(vm);
 	default:
 		return xkvm_arch_vm_ioctl(vm, ioctl, arg);
 	}

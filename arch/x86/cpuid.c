@@ -152,6 +152,7 @@ int xkvm_x86_exit_cpuid(struct xkvm_vcpu *vcpu, u64 next_rip)
 
 	u32 leaf = r[XKVM_REG_RAX], sub = r[XKVM_REG_RCX];
 
+	xkvm_x86_stat_inc(vcpu, exits_cpuid);
 	xkvm_x86_guest_cpuid(vcpu, leaf, sub, &a, &b, &c, &d);
 	/* the state-dependent bits live in the table's own entries */
 	if (xkvm_x86_find_cpuid(vcpu, leaf, sub))

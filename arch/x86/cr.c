@@ -186,8 +186,11 @@ int xkvm_x86_exit_cr(struct xkvm_vcpu *vcpu, const struct xkvm_x86_cr_access *a)
 	u64 *reg = &vcpu->arch.regs[a->gpr & 15];
 	bool ok = true, mode64;
 
-	if (a->cr != 0 && a->cr != 3 && a->cr != 4 && a->cr != 8)
-		return xkvm_x86_exit_ud(vcpu);
+	xkvm_x86_stat_inc(vcpu, exits_cr);
+	if (a->cr != 0 && a->cr != 3 && a->cr != 4 && a->cr != 8) {
+		xkvm_x86_queue_exception(vcpu, X86_TRAP_UD, false, 0);
+		return 1;
+	}
 	xkvm_x86_state_need(vcpu, XKVM_STATE_ALL);
 	mode64 = xkvm_x86_long_mode(vcpu);
 

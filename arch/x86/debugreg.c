@@ -55,6 +55,7 @@ int xkvm_x86_exit_mov_dr(struct xkvm_vcpu *vcpu)
 	u8 insn[15];
 	u64 val;
 
+	xkvm_x86_stat_inc(vcpu, exits_dr);
 	len = xkvm_x86_fetch_insn(vcpu, insn, sizeof(insn));
 	len = xkvm_decode_mov_dr(insn, len, &write, &dr, &gpr);
 	if (!len)
@@ -64,8 +65,10 @@ int xkvm_x86_exit_mov_dr(struct xkvm_vcpu *vcpu)
 		return 1;
 	}
 	if (dr == 4 || dr == 5) {
-		if (vcpu->arch.state.cr4 & X86_CR4_DE)
-			return xkvm_x86_exit_ud(vcpu);
+		if (vcpu->arch.state.cr4 & X86_CR4_DE) {
+			xkvm_x86_queue_exception(vcpu, X86_TRAP_UD, false, 0);
+			return 1;
+		}
 		dr += 2;	/* DR4/DR5 alias DR6/DR7 */
 	}
 	if (!write) {

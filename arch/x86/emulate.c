@@ -121,6 +121,7 @@ static int emu_failure(struct xkvm_emu *e)
 	struct kvm_run *run = vcpu->run;
 	int len = e->in.len;
 
+	xkvm_x86_stat_inc(vcpu, insn_emulation_fail);
 	e->p->kind = XKVM_COMPLETE_NONE;
 	pr_warn_ratelimited("xkvm: vcpu %u: cannot emulate instruction at rip 0x%llx\n",
 			    vcpu->vcpu_id, vcpu->arch.rip);
@@ -164,6 +165,7 @@ static void emu_exit_mmio(struct xkvm_vcpu *vcpu,
 {
 	struct kvm_run *run = vcpu->run;
 
+	xkvm_x86_stat_inc(vcpu, mmio_exits);
 	run->exit_reason = KVM_EXIT_MMIO;
 	run->mmio.phys_addr = piece->gpa;
 	run->mmio.len = piece->len;
@@ -177,6 +179,7 @@ static void emu_exit_pio(struct xkvm_emu *e)
 {
 	struct kvm_run *run = e->vcpu->run;
 
+	xkvm_x86_stat_inc(e->vcpu, io_exits);
 	run->exit_reason = KVM_EXIT_IO;
 	run->io.direction = e->pio_in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;
 	run->io.size = e->pio_size;
@@ -271,6 +274,7 @@ static int emu_run(struct xkvm_emu *e)
 	bool again;
 	int i, r;
 
+	xkvm_x86_stat_inc(e->vcpu, insn_emulation);
 	for (i = 0; i < EMU_MAX_RESTARTS; i++) {
 		r = emu_finish(e, emu_execute(e), &again);
 		if (!again)

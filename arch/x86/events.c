@@ -167,12 +167,14 @@ void xkvm_x86_inject_events(struct xkvm_vcpu *vcpu)
 		ev.type = XKVM_EVENT_EXT_INTR;
 		ev.vector = irq->vector;
 		irq->pending = false;
+		xkvm_x86_stat_inc(vcpu, irq_injections);
 		xkvm_x86_ops->inject_event(vcpu, &ev);
 	} else if (nmi->pending && xkvm_x86_nmi_allowed(vcpu)) {
 		ev.type = XKVM_EVENT_NMI;
 		ev.vector = X86_TRAP_NMI;
 		nmi->pending--;
 		nmi->masked = true;
+		xkvm_x86_stat_inc(vcpu, nmi_injections);
 		xkvm_x86_ops->inject_event(vcpu, &ev);
 	}
 	xkvm_x86_ops->set_irq_window(vcpu, irq_window || irq->pending);
@@ -198,6 +200,7 @@ bool xkvm_x86_irq_window_open(struct xkvm_vcpu *vcpu)
 	if (!vcpu->arch.request_irq_window ||
 	    !xkvm_x86_ready_for_interrupt(vcpu))
 		return false;
+	xkvm_x86_stat_inc(vcpu, request_irq_exits);
 	vcpu->run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
 	return true;
 }

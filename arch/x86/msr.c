@@ -165,6 +165,7 @@ int xkvm_x86_exit_rdmsr(struct xkvm_vcpu *vcpu, u64 next_rip)
 	u64 *r = vcpu->arch.regs;
 	u64 data;
 
+	xkvm_x86_stat_inc(vcpu, exits_msr_read);
 	if (xkvm_x86_get_msr(vcpu, (u32)r[XKVM_REG_RCX], &data, false)) {
 		xkvm_x86_queue_exception(vcpu, X86_TRAP_GP, true, 0);
 		return 1;
@@ -181,6 +182,7 @@ int xkvm_x86_exit_wrmsr(struct xkvm_vcpu *vcpu, u64 next_rip)
 	u64 *r = vcpu->arch.regs;
 	u64 data = (u32)r[XKVM_REG_RAX] | (r[XKVM_REG_RDX] << 32);
 
+	xkvm_x86_stat_inc(vcpu, exits_msr_write);
 	if (xkvm_x86_set_msr(vcpu, (u32)r[XKVM_REG_RCX], data, false)) {
 		xkvm_x86_queue_exception(vcpu, X86_TRAP_GP, true, 0);
 		return 1;

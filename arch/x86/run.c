@@ -64,8 +64,10 @@ int xkvm_x86_exit_io(struct xkvm_vcpu *vcpu, const struct xkvm_x86_io *io)
 {
 	struct kvm_run *run = vcpu->run;
 
+	xkvm_x86_stat_inc(vcpu, exits_io);
 	if (io->string)
 		return xkvm_x86_emulate_string_io(vcpu, io);
+	xkvm_x86_stat_inc(vcpu, io_exits);
 
 	run->exit_reason = KVM_EXIT_IO;
 	run->io.direction = io->in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;
@@ -87,6 +89,8 @@ EXPORT_SYMBOL_GPL(xkvm_x86_exit_io);
 
 int xkvm_x86_exit_hlt(struct xkvm_vcpu *vcpu, u64 next_rip)
 {
+	xkvm_x86_stat_inc(vcpu, exits_hlt);
+	xkvm_x86_stat_inc(vcpu, halt_exits);
 	vcpu->arch.rip = next_rip;
 	vcpu->run->exit_reason = KVM_EXIT_HLT;
 	return 0;
@@ -95,14 +99,42 @@ EXPORT_SYMBOL_GPL(xkvm_x86_exit_hlt);
 
 int xkvm_x86_exit_nop(struct xkvm_vcpu *vcpu, u64 next_rip)
 {
+	xkvm_x86_stat_inc(vcpu, exits_other);
 	vcpu->arch.rip = next_rip;
 	return 1;
 }
 EXPORT_SYMBOL_GPL(xkvm_x86_exit_nop);
 
+/* A host interrupt, NMI or SMI made the exit: the host has served it. */
+int xkvm_x86_exit_host_intr(struct xkvm_vcpu *vcpu)
+{
+	xkvm_x86_stat_inc(vcpu, exits_intr);
+	xkvm_x86_stat_inc(vcpu, irq_exits);
+	return 1;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_host_intr);
+
+/* The guest can take an interrupt (or an NMI) now: events.c injects it. */
+int xkvm_x86_exit_irq_window(struct xkvm_vcpu *vcpu)
+{
+	xkvm_x86_stat_inc(vcpu, exits_irq_window);
+	xkvm_x86_stat_inc(vcpu, irq_window_exits);
+	return 1;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_irq_window);
+
+int xkvm_x86_exit_nmi_window(struct xkvm_vcpu *vcpu)
+{
+	xkvm_x86_stat_inc(vcpu, exits_nmi_window);
+	xkvm_x86_stat_inc(vcpu, nmi_window_exits);
+	return 1;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_nmi_window);
+
 /* No virtual PMU: RDPMC is refused as on KVM without one (#GP). */
 int xkvm_x86_exit_rdpmc(struct xkvm_vcpu *vcpu, u64 next_rip)
 {
+	xkvm_x86_stat_inc(vcpu, exits_other);
 	xkvm_x86_queue_exception(vcpu, X86_TRAP_GP, true, 0);
 	return 1;
 }
@@ -114,6 +146,7 @@ int xkvm_x86_exit_rdtscp(struct xkvm_vcpu *vcpu, u64 next_rip)
 	u64 *r = vcpu->arch.regs, tsc;
 	u32 a, b, c, d;
 
+	xkvm_x86_stat_inc(vcpu, exits_other);
 	xkvm_x86_guest_cpuid(vcpu, 0x80000001, 0, &a, &b, &c, &d);
 	if (!(d & BIT(27)))
 		return xkvm_x86_exit_ud(vcpu);
@@ -126,8 +159,10 @@ int xkvm_x86_exit_rdtscp(struct xkvm_vcpu *vcpu, u64 next_rip)
 }
 EXPORT_SYMBOL_GPL(xkvm_x86_exit_rdtscp);
 
+/* An instruction the guest may not run: #UD, as on KVM. */
 int xkvm_x86_exit_ud(struct xkvm_vcpu *vcpu)
 {
+	xkvm_x86_stat_inc(vcpu, exits_other);
 	xkvm_x86_queue_exception(vcpu, X86_TRAP_UD, false, 0);
 	return 1;
 }
@@ -138,6 +173,7 @@ int xkvm_x86_exit_xsetbv(struct xkvm_vcpu *vcpu, u64 next_rip)
 	u64 *r = vcpu->arch.regs;
 	u64 xcr0 = (u32)r[XKVM_REG_RAX] | (r[XKVM_REG_RDX] << 32);
 
+	xkvm_x86_stat_inc(vcpu, exits_xsetbv);
 	if ((u32)r[XKVM_REG_RCX] != 0 || xkvm_x86_cpl(vcpu) != 0 ||
 	    !xkvm_x86_xcr0_valid(vcpu, xcr0)) {
 		xkvm_x86_queue_exception(vcpu, X86_TRAP_GP, true, 0);
@@ -152,6 +188,7 @@ EXPORT_SYMBOL_GPL(xkvm_x86_exit_xsetbv);
 int xkvm_x86_exit_shutdown(struct xkvm_vcpu *vcpu)
 {
 	/* The vendor has reinitialised its control block; reset as INIT. */
+	xkvm_x86_stat_inc(vcpu, exits_shutdown);
 	xkvm_x86_reset_regs(vcpu);
 	vcpu->run->exit_reason = KVM_EXIT_SHUTDOWN;
 	return 0;
@@ -160,6 +197,7 @@ EXPORT_SYMBOL_GPL(xkvm_x86_exit_shutdown);
 
 int xkvm_x86_exit_fail_entry(struct xkvm_vcpu *vcpu, u64 reason)
 {
+	xkvm_x86_stat_inc(vcpu, exits_other);
 	vcpu->run->exit_reason = KVM_EXIT_FAIL_ENTRY;
 	vcpu->run->fail_entry.hardware_entry_failure_reason = reason;
 	vcpu->run->fail_entry.cpu = vcpu->cpu;
@@ -171,6 +209,7 @@ int xkvm_x86_exit_unhandled(struct xkvm_vcpu *vcpu, u64 exit_code)
 {
 	struct kvm_run *run = vcpu->run;
 
+	xkvm_x86_stat_inc(vcpu, exits_other);
 	pr_warn_ratelimited("xkvm: vcpu %u: unexpected exit 0x%llx at rip 0x%llx\n",
 			    vcpu->vcpu_id, exit_code, vcpu->arch.rip);
 	run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
@@ -255,8 +294,10 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 	if (xkvm_request_pending(vcpu))
 		xkvm_x86_handle_requests(vcpu);
 	r = xkvm_vcpu_handle_entry_work(vcpu);
-	if (r)
+	if (r) {
+		xkvm_x86_stat_inc(vcpu, signal_exits);
 		return r;
+	}
 
 	preempt_disable();
 	local_irq_disable();
@@ -278,6 +319,7 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 
 	flush = vcpu->arch.tlb_flush_pending;
 	vcpu->arch.tlb_flush_pending = false;
+	vcpu->arch.stat[XKVM_STAT_tlb_flush] += flush;
 	vcpu->arch.has_run = true;
 	xkvm_x86_inject_events(vcpu);
 	xkvm_x86_load_guest_xcr0(vcpu);
@@ -297,7 +339,7 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 	local_irq_enable();
 	preempt_enable();
 
-	vcpu->arch.exit_count++;
+	xkvm_x86_stat_inc(vcpu, exits);
 	r = xkvm_x86_ops->handle_exit(vcpu);
 	if (r > 0 && xkvm_x86_irq_window_open(vcpu))
 		r = 0;

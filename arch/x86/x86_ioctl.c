@@ -49,6 +49,7 @@ int xkvm_arch_check_extension(struct xkvm *vm, long cap)
 	case KVM_CAP_GET_TSC_KHZ:
 	case KVM_CAP_VCPU_EVENTS:
 	case KVM_CAP_USER_NMI:
+	case KVM_CAP_BINARY_STATS_FD:
 		return 1;
 	case KVM_CAP_IRQ_ROUTING:
 		/* routes exist only with an in-kernel irqchip, as on KVM */

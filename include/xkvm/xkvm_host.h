@@ -136,6 +136,36 @@ struct xkvm_vcpu {
 	for ((idx) = 0; (idx) < atomic_read_acquire(&(vm)->online_vcpus) && \
 	     ((vcpu) = xa_load(&(vm)->vcpus, (idx))); (idx)++)
 
+/*
+ * Binary statistics (virt/xkvm_stats.c): one descriptor per statistic, as
+ * KVM_GET_STATS_FD lays them out (struct kvm_stats_desc and its name);
+ * the architecture lists them, its counters hold the values.
+ */
+#define XKVM_STATS_NAME_SIZE	48	/* KVM's, part of the ABI */
+
+struct xkvm_stats_desc {
+	struct kvm_stats_desc desc;
+	char name[XKVM_STATS_NAME_SIZE];
+};
+
+struct xkvm_stats_table {
+	const struct xkvm_stats_desc *desc;
+	u32 num_desc;
+	size_t data_size;		/* bytes of values */
+};
+
+/* A counter of type @type (KVM_STATS_TYPE_*) at value index @idx. */
+#define XKVM_STATS_DESC(_name, _idx, _type)				\
+	{								\
+		.desc = {						\
+			.flags = (_type) | KVM_STATS_UNIT_NONE |	\
+				 KVM_STATS_BASE_POW10,			\
+			.size = 1,					\
+			.offset = (_idx) * sizeof(u64),			\
+		},							\
+		.name = _name,						\
+	}
+
 /* virt/xkvm_main.c: the /dev/xkvm device, registered by the architecture. */
 int xkvm_dev_register(struct module *vendor_owner);
 void xkvm_dev_unregister(void);
@@ -201,6 +231,10 @@ static inline bool xkvm_check_request(unsigned int req, struct xkvm_vcpu *vcpu)
 	return true;
 }
 
+/* virt/xkvm_stats.c */
+int xkvm_vm_stats_fd(struct xkvm *vm);
+int xkvm_vcpu_stats_fd(struct xkvm_vcpu *vcpu);
+
 /* virt/xkvm_mmu_notifier.c */
 int xkvm_mmu_notifier_init(struct xkvm *vm);
 void xkvm_mmu_notifier_exit(struct xkvm *vm);
@@ -236,6 +270,13 @@ long xkvm_arch_vm_ioctl(struct xkvm *vm, unsigned int ioctl,
 int xkvm_arch_vcpu_run(struct xkvm_vcpu *vcpu);
 /* A blocked vCPU has something to do (an event it can take). */
 bool xkvm_arch_vcpu_runnable(struct xkvm_vcpu *vcpu);
+/* Every vCPU was flushed (statistics); mmu_lock held. */
+void xkvm_arch_remote_tlb_flushed(struct xkvm *vm);
+/* The statistics of VMs and vCPUs, and where their values are. */
+const struct xkvm_stats_table *xkvm_arch_vm_stats(void);
+const struct xkvm_stats_table *xkvm_arch_vcpu_stats(void);
+u64 *xkvm_arch_vm_stat_data(struct xkvm *vm);
+u64 *xkvm_arch_vcpu_stat_data(struct xkvm_vcpu *vcpu);
 long xkvm_arch_vcpu_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 			  unsigned long arg);
 int xkvm_arch_check_extension(struct xkvm *vm, long cap);

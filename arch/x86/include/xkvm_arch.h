@@ -16,6 +16,60 @@
 
 struct xkvm_vcpu;
 
+/*
+ * Statistics (arch/x86/stats.c), KVM's names where the meaning is the
+ * same.  S(name, type): type is KVM_STATS_TYPE_CUMULATIVE or _INSTANT.
+ * Each becomes XKVM_STAT_<name>, an index into the owner's stat[] array.
+ */
+#define XKVM_X86_VM_STATS(S)						\
+	S(remote_tlb_flush, CUMULATIVE)	/* all-vCPU flushes done */	\
+	S(remote_tlb_flush_requests, CUMULATIVE)			\
+	S(pages_4k, INSTANT)		/* 4 KiB TDP leaves mapped */
+
+#define XKVM_X86_VCPU_STATS(S)						\
+	/* KVM's names */						\
+	S(exits, CUMULATIVE)		/* every VM exit */		\
+	S(io_exits, CUMULATIVE)		/* KVM_EXIT_IO to userspace */	\
+	S(mmio_exits, CUMULATIVE)	/* KVM_EXIT_MMIO to userspace */ \
+	S(halt_exits, CUMULATIVE)					\
+	S(irq_exits, CUMULATIVE)	/* host interrupts */		\
+	S(irq_window_exits, CUMULATIVE)					\
+	S(nmi_window_exits, CUMULATIVE)					\
+	S(request_irq_exits, CUMULATIVE) /* KVM_EXIT_IRQ_WINDOW_OPEN */ \
+	S(signal_exits, CUMULATIVE)	/* KVM_EXIT_INTR */		\
+	S(insn_emulation, CUMULATIVE)					\
+	S(insn_emulation_fail, CUMULATIVE)				\
+	S(pf_taken, CUMULATIVE)		/* TDP faults */		\
+	S(pf_fixed, CUMULATIVE)		/* ... that mapped a page */	\
+	S(pf_emulate, CUMULATIVE)	/* ... emulated as MMIO */	\
+	S(pf_spurious, CUMULATIVE)	/* ... found nothing to do */	\
+	S(tlb_flush, CUMULATIVE)	/* guest TLB flushes */		\
+	S(l1d_flush, CUMULATIVE)					\
+	S(irq_injections, CUMULATIVE)					\
+	S(nmi_injections, CUMULATIVE)					\
+	/* xkvm's breakdown of VM exits by kind, the same on both vendors */ \
+	S(exits_io, CUMULATIVE)						\
+	S(exits_tdp_fault, CUMULATIVE)					\
+	S(exits_cpuid, CUMULATIVE)					\
+	S(exits_msr_read, CUMULATIVE)					\
+	S(exits_msr_write, CUMULATIVE)					\
+	S(exits_cr, CUMULATIVE)						\
+	S(exits_dr, CUMULATIVE)						\
+	S(exits_hlt, CUMULATIVE)					\
+	S(exits_xsetbv, CUMULATIVE)					\
+	S(exits_exception, CUMULATIVE)					\
+	S(exits_intr, CUMULATIVE)	/* host interrupt or NMI */	\
+	S(exits_irq_window, CUMULATIVE)					\
+	S(exits_nmi_window, CUMULATIVE)					\
+	S(exits_iret, CUMULATIVE)					\
+	S(exits_shutdown, CUMULATIVE)					\
+	S(exits_other, CUMULATIVE)	/* anything else */
+
+#define XKVM_STAT_INDEX(name, type)	XKVM_STAT_##name,
+enum xkvm_x86_vm_stat { XKVM_X86_VM_STATS(XKVM_STAT_INDEX) XKVM_NR_VM_STATS };
+enum xkvm_x86_vcpu_stat { XKVM_X86_VCPU_STATS(XKVM_STAT_INDEX) XKVM_NR_VCPU_STATS };
+#undef XKVM_STAT_INDEX
+
 /* General-purpose registers, in the hardware's encoding order. */
 enum xkvm_reg {
 	XKVM_REG_RAX, XKVM_REG_RCX, XKVM_REG_RDX, XKVM_REG_RBX,
@@ -174,6 +228,8 @@ struct xkvm_arch {
 	u64 identity_map_addr;		/* KVM_SET_IDENTITY_MAP_ADDR (lock) */
 	u64 tsc_offset0;		/* guest TSC 0 at VM creation */
 
+	u64 stat[XKVM_NR_VM_STATS];	/* see XKVM_X86_VM_STATS */
+
 	/* Two-dimensional paging (mmu) */
 	u64 *tdp_root;			/* page-table root, kernel virtual */
 	unsigned long tdp_pages;	/* table pages allocated (mmu) */
@@ -210,7 +266,7 @@ struct xkvm_vcpu_arch {
 	struct kvm_cpuid_entry2 *cpuid;	/* (own) KVM_SET_CPUID2 table */
 	int cpuid_nent;
 
-	u64 exit_count;			/* (own) statistics */
+	u64 stat[XKVM_NR_VCPU_STATS];	/* (own) see XKVM_X86_VCPU_STATS */
 	void *vendor;			/* vendor's per-vCPU data */
 };
 

@@ -100,6 +100,9 @@ struct xkvm_x86_ops {
 
 extern const struct xkvm_x86_ops *xkvm_x86_ops;
 
+/* Count one event of statistic XKVM_STAT_@name (stats.c); vCPU thread. */
+#define xkvm_x86_stat_inc(vcpu, name)	((vcpu)->arch.stat[XKVM_STAT_##name]++)
+
 int xkvm_x86_vendor_register(const struct xkvm_x86_ops *ops);
 void xkvm_x86_vendor_unregister(const struct xkvm_x86_ops *ops);
 
@@ -138,6 +141,9 @@ int xkvm_x86_exit_rdmsr(struct xkvm_vcpu *vcpu, u64 next_rip);
 int xkvm_x86_exit_wrmsr(struct xkvm_vcpu *vcpu, u64 next_rip);
 int xkvm_x86_exit_xsetbv(struct xkvm_vcpu *vcpu, u64 next_rip);
 int xkvm_x86_exit_nop(struct xkvm_vcpu *vcpu, u64 next_rip);
+int xkvm_x86_exit_host_intr(struct xkvm_vcpu *vcpu);
+int xkvm_x86_exit_irq_window(struct xkvm_vcpu *vcpu);
+int xkvm_x86_exit_nmi_window(struct xkvm_vcpu *vcpu);
 int xkvm_x86_exit_rdpmc(struct xkvm_vcpu *vcpu, u64 next_rip);
 int xkvm_x86_exit_rdtscp(struct xkvm_vcpu *vcpu, u64 next_rip);
 int xkvm_x86_exit_ud(struct xkvm_vcpu *vcpu);

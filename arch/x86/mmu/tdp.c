@@ -95,13 +95,16 @@ static bool tdp_zap_level(u64 *table, int level, xkvm_gfn_t base,
 xkvm_gfn_t xkvm_arch_zap_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
 				   xkvm_gfn_t end, struct xkvm_zap_batch *b)
 {
+	unsigned int before = b->nr;
+	bool done;
+
 	lockdep_assert_held(&vm->mmu_lock);
 	end = min(end, TDP_MAX_GFN);
 	if (start >= end)
 		return start;
-	if (tdp_zap_level(vm->arch.tdp_root, TDP_LEVELS, 0, &start, end, b))
-		return end;
-	return start;
+	done = tdp_zap_level(vm->arch.tdp_root, TDP_LEVELS, 0, &start, end, b);
+	vm->arch.stat[XKVM_STAT_pages_4k] -= b->nr - before;
+	return done ? end : start;
 }
 
 static void tdp_free_level(u64 *table, int level)
@@ -149,13 +152,19 @@ void xkvm_tdp_vcpu_free(struct xkvm_vcpu *vcpu)
 		free_page((unsigned long)c->pages[--c->nr]);
 }
 
+enum tdp_install_result {
+	TDP_INSTALLED,		/* new leaf: the page reference is the tables' */
+	TDP_UPGRADED,		/* same page, write permission added */
+	TDP_PRESENT,		/* nothing to do */
+};
+
 /*
  * Install @leaf for @gfn; caller holds mmu_lock.  A present leaf of the
- * same page is only given write permission if @leaf has it.  Returns true
- * if @leaf's page reference now belongs to the tables.
+ * same page is only given write permission if @leaf has it.
  */
-static bool tdp_install(struct xkvm *vm, struct xkvm_x86_page_cache *c,
-			xkvm_gfn_t gfn, u64 leaf)
+static enum tdp_install_result tdp_install(struct xkvm *vm,
+					   struct xkvm_x86_page_cache *c,
+					   xkvm_gfn_t gfn, u64 leaf)
 {
 	const struct xkvm_tdp_format *f = xkvm_x86_ops->tdp;
 	u64 *table = vm->arch.tdp_root;
@@ -177,7 +186,8 @@ static bool tdp_install(struct xkvm *vm, struct xkvm_x86_page_cache *c,
 	old = *table;
 	if (!tdp_present(old)) {
 		WRITE_ONCE(*table, leaf);
-		return true;
+		vm->arch.stat[XKVM_STAT_pages_4k]++;
+		return TDP_INSTALLED;
 	}
 	/*
 	 * Read-only until now (a read fault came first): the same page gets
@@ -185,9 +195,11 @@ static bool tdp_install(struct xkvm *vm, struct xkvm_x86_page_cache *c,
 	 * read-only translation faults once more and finds this one.
 	 */
 	if ((old & TDP_ADDR_MASK) == (leaf & TDP_ADDR_MASK) &&
-	    (leaf & f->writable) && !(old & f->writable))
+	    (leaf & f->writable) && !(old & f->writable)) {
 		WRITE_ONCE(*table, leaf);
-	return false;
+		return TDP_UPGRADED;
+	}
+	return TDP_PRESENT;
 }
 
 /*
@@ -221,6 +233,7 @@ static int xkvm_tdp_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
 	struct page *page;
 	bool writable;
 	u64 leaf;
+	int r;
 
 	if (gfn >= TDP_MAX_GFN)		/* memslots never reach this high */
 		return -EFAULT;
@@ -236,11 +249,17 @@ static int xkvm_tdp_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
 
 	leaf = page_to_phys(page) | f->leaf_ro | (writable ? f->writable : 0);
 	spin_lock(&vm->mmu_lock);
-	if (vm->mmu_invalidate_in_progress ||
-	    vm->mmu_invalidate_seq != seq ||
-	    !tdp_install(vm, cache, gfn, leaf))
-		put_page(page);		/* raced or already there: fault again */
+	if (vm->mmu_invalidate_in_progress || vm->mmu_invalidate_seq != seq)
+		r = TDP_PRESENT;	/* raced: the guest faults again */
+	else
+		r = tdp_install(vm, cache, gfn, leaf);
 	spin_unlock(&vm->mmu_lock);
+	if (r != TDP_INSTALLED)
+		put_page(page);
+	if (r == TDP_PRESENT)
+		xkvm_x86_stat_inc(vcpu, pf_spurious);
+	else
+		xkvm_x86_stat_inc(vcpu, pf_fixed);
 	return 1;
 }
 
@@ -252,15 +271,20 @@ int xkvm_x86_exit_tdp_fault(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
 	int idx, r;
 
 	vcpu->arch.l1d_flush = true;	/* host memory was walked */
+	xkvm_x86_stat_inc(vcpu, exits_tdp_fault);
+	xkvm_x86_stat_inc(vcpu, pf_taken);
 	idx = srcu_read_lock(&vm->srcu);
 	slot = xkvm_gfn_to_memslot(vm, gpa >> PAGE_SHIFT);
 	if (slot && !((fault & XKVM_FAULT_WRITE) &&
-		      (slot->flags & KVM_MEM_READONLY)))
+		      (slot->flags & KVM_MEM_READONLY))) {
 		r = xkvm_tdp_map(vcpu, slot, gpa >> PAGE_SHIFT,
 				 fault & XKVM_FAULT_WRITE);
-	else	/* a fault in the guest's own walk says nothing of the data */
+	} else {
+		/* a fault in the guest's own walk says nothing of the data */
+		xkvm_x86_stat_inc(vcpu, pf_emulate);
 		r = xkvm_x86_emulate_mmio(vcpu, gpa, !(fault & XKVM_FAULT_IN_WALK),
 					  insn, insn_len);
+	}
 	srcu_read_unlock(&vm->srcu, idx);
 	return r;
 }

@@ -70,15 +70,16 @@ static int svm_exit_insn(struct xkvm_vcpu *vcpu)
 	return svm_finish_insn(vcpu, &svm_insns[code]);
 }
 
-static int svm_exit_resume(struct xkvm_vcpu *vcpu)
+/* host interrupt, NMI or SMI: already serviced */
+static int svm_exit_host_intr(struct xkvm_vcpu *vcpu)
 {
-	return 1;	/* host interrupt, NMI or SMI: already serviced */
+	return xkvm_x86_exit_host_intr(vcpu);
 }
 
 static int svm_exit_vintr(struct xkvm_vcpu *vcpu)
 {
 	/* the window is open; the run loop tells userspace if it asked */
-	return 1;
+	return xkvm_x86_exit_irq_window(vcpu);
 }
 
 static int svm_exit_iret(struct xkvm_vcpu *vcpu)
@@ -88,6 +89,7 @@ static int svm_exit_iret(struct xkvm_vcpu *vcpu)
 	 * has run.  A waiting NMI may be delivered one instruction early,
 	 * at the IRET itself, which the guest sees as an NMI right after.
 	 */
+	xkvm_x86_stat_inc(vcpu, exits_iret);
 	vcpu->arch.nmi.masked = false;
 	to_svm(vcpu)->vmcb->intercept_misc1 &= ~SVM_INTERCEPT_IRET;
 	return 1;
@@ -162,6 +164,7 @@ static int svm_exit_db(struct xkvm_vcpu *vcpu)
 {
 	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
 
+	xkvm_x86_stat_inc(vcpu, exits_exception);
 	/* B0-B3, BD, BS, BT as the guest's DR6 reads them */
 	vcpu->arch.dr6 = (vcpu->arch.dr6 & ~0xe00fULL) | (v->dr6 & 0xe00f);
 	v->dr6 = SVM_DR6_INIT;
@@ -171,6 +174,7 @@ static int svm_exit_db(struct xkvm_vcpu *vcpu)
 
 static int svm_exit_ac(struct xkvm_vcpu *vcpu)
 {
+	xkvm_x86_stat_inc(vcpu, exits_exception);
 	xkvm_x86_queue_exception(vcpu, X86_TRAP_AC, true,
 				 to_svm(vcpu)->vmcb->exit_info_1);
 	return 1;
@@ -179,6 +183,7 @@ static int svm_exit_ac(struct xkvm_vcpu *vcpu)
 /* A machine check while the guest ran is the host's: run its handler. */
 static int svm_exit_mc(struct xkvm_vcpu *vcpu)
 {
+	xkvm_x86_stat_inc(vcpu, exits_exception);
 	asm volatile("int $0x12");
 	return 1;
 }
@@ -218,9 +223,9 @@ static const svm_exit_handler svm_exit_handlers[SVM_EXIT_NR] = {
 	[SVM_EXIT_EXCP_DB]	= svm_exit_db,
 	[SVM_EXIT_EXCP_AC]	= svm_exit_ac,
 	[SVM_EXIT_EXCP_MC]	= svm_exit_mc,
-	[SVM_EXIT_INTR]		= svm_exit_resume,
-	[SVM_EXIT_NMI]		= svm_exit_resume,
-	[SVM_EXIT_SMI]		= svm_exit_resume,
+	[SVM_EXIT_INTR]		= svm_exit_host_intr,
+	[SVM_EXIT_NMI]		= svm_exit_host_intr,
+	[SVM_EXIT_SMI]		= svm_exit_host_intr,
 	[SVM_EXIT_VINTR]	= svm_exit_vintr,
 	[SVM_EXIT_RDPMC]	= svm_exit_insn,
 	[SVM_EXIT_CPUID]	= svm_exit_insn,

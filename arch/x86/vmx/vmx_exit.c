@@ -29,9 +29,10 @@ static u64 vmx_next_rip(struct xkvm_vcpu *vcpu)
 	return vcpu->arch.rip + to_vmx(vcpu)->exit_insn_len;
 }
 
-static int vmx_exit_resume(struct xkvm_vcpu *vcpu)
+/* host interrupt, INIT, SMI: nothing for the guest */
+static int vmx_exit_host_intr(struct xkvm_vcpu *vcpu)
 {
-	return 1;	/* host interrupt, INIT, SMI: nothing for the guest */
+	return xkvm_x86_exit_host_intr(vcpu);
 }
 
 static int vmx_exit_exception_nmi(struct xkvm_vcpu *vcpu)
@@ -43,7 +44,8 @@ static int vmx_exit_exception_nmi(struct xkvm_vcpu *vcpu)
 
 	/* host NMI and machine check: handled right after the exit */
 	if (type == VMX_INTR_TYPE_NMI || vector == X86_TRAP_MC)
-		return 1;
+		return xkvm_x86_exit_host_intr(vcpu);
+	xkvm_x86_stat_inc(vcpu, exits_exception);
 	if (vector != X86_TRAP_DB && vector != X86_TRAP_AC)
 		return xkvm_x86_exit_unhandled(vcpu, vmx->exit_reason);
 
@@ -71,13 +73,13 @@ static int vmx_exit_exception_nmi(struct xkvm_vcpu *vcpu)
 static int vmx_exit_irq_window(struct xkvm_vcpu *vcpu)
 {
 	/* the window is open; the next entry injects or the run loop tells userspace */
-	return 1;
+	return xkvm_x86_exit_irq_window(vcpu);
 }
 
 static int vmx_exit_nmi_window(struct xkvm_vcpu *vcpu)
 {
 	/* NMIs are unblocked: the next entry injects the waiting one */
-	return 1;
+	return xkvm_x86_exit_nmi_window(vcpu);
 }
 
 static int vmx_exit_dr(struct xkvm_vcpu *vcpu)
@@ -214,12 +216,12 @@ static int vmx_exit_rdpmc(struct xkvm_vcpu *vcpu)
 
 static const vmx_exit_handler vmx_exit_handlers[VMX_EXIT_NR] = {
 	[VMX_EXIT_EXCEPTION_NMI]	= vmx_exit_exception_nmi,
-	[VMX_EXIT_EXT_INTR]		= vmx_exit_resume,
+	[VMX_EXIT_EXT_INTR]		= vmx_exit_host_intr,
 	[VMX_EXIT_TRIPLE_FAULT]		= vmx_exit_shutdown,
-	[VMX_EXIT_INIT]			= vmx_exit_resume,
-	[VMX_EXIT_SIPI]			= vmx_exit_resume,
-	[VMX_EXIT_IO_SMI]		= vmx_exit_resume,
-	[VMX_EXIT_OTHER_SMI]		= vmx_exit_resume,
+	[VMX_EXIT_INIT]			= vmx_exit_host_intr,
+	[VMX_EXIT_SIPI]			= vmx_exit_host_intr,
+	[VMX_EXIT_IO_SMI]		= vmx_exit_host_intr,
+	[VMX_EXIT_OTHER_SMI]		= vmx_exit_host_intr,
 	[VMX_EXIT_INTR_WINDOW]		= vmx_exit_irq_window,
 	[VMX_EXIT_NMI_WINDOW]		= vmx_exit_nmi_window,
 	[VMX_EXIT_CPUID]		= vmx_exit_cpuid,

@@ -70,6 +70,7 @@ void vmx_l1d_flush(struct xkvm_vcpu *vcpu)
 {
 	if (!vmx_l1d_flush_on || !xkvm_x86_l1d_flush_due(vcpu))
 		return;
+	xkvm_x86_stat_inc(vcpu, l1d_flush);
 	if (vmx_l1d_buffer)
 		vmx_l1d_displace();
 	else

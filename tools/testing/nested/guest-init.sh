@@ -130,11 +130,18 @@ demo:*)
 	load_set "$set" && run_bin "$set" demo
 	;;
 bench)
+	# exit round trips, then the boot benchmark (vmm_qemu_test in bench
+	# mode), on xkvm and then on stock KVM
+	export XKVM_VMM_BENCH=1
 	if load_set xkvm; then
 		run_bin xkvm exit_bench
+		[ -x "$H/tests/vmm_qemu_test" ] && run_bin xkvm vmm_qemu_test
 		unload_set xkvm
 	fi
-	load_set reference && run_bin reference exit_bench
+	if load_set reference; then
+		run_bin reference exit_bench
+		[ -x "$H/tests/vmm_qemu_test" ] && run_bin reference vmm_qemu_test
+	fi
 	;;
 *)
 	say "BAD-JOB '$job'"

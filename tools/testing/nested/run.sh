@@ -91,6 +91,13 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+# The benchmark boots QEMU inside each machine too (the boot benchmark):
+# QEMU packed into machines without virtio-9p, and room for it.
+if [ "$action" = bench ]; then
+	[ -n "${NESTED_VMM:-}" ] || vmm_test=all
+	export NESTED_MEM=${NESTED_MEM:-1G}
+fi
+
 mode_given=${mode:+1}
 case $action:${mode:-} in
 tests:) mode=both ;;
@@ -417,16 +424,23 @@ stock_modules()
 }
 
 # build_l2_initrd: the initramfs of the second-level guest that the VMM
-# test boots under QEMU: busybox and an /init that prints the marker.
+# test boots under QEMU: busybox and an /init that prints the marker and
+# powers off, or, with xkvm_wait on its command line (the boot benchmark
+# reads the VM's statistics then), waits to be ended.
 build_l2_initrd()
 {
 	local root=$build/l2
-	[ -f "$build/l2-initrd.gz" ] && return 0
+	[ -f "$build/l2-initrd.gz" ] && [ "$build/l2-initrd.gz" -nt "$0" ] &&
+		return 0
 	rm -rf "$root"
-	mkdir -p "$root/bin"
+	mkdir -p "$root/bin" "$root/proc"
 	cp /bin/busybox "$root/bin/busybox"
 	printf '%s\n' '#!/bin/busybox sh' \
 		'/bin/busybox echo XKVM-L2-MARKER: the L2 guest ran its init' \
+		'/bin/busybox mount -t proc proc /proc' \
+		'/bin/busybox echo L2-UPTIME $(/bin/busybox cat /proc/uptime)' \
+		'/bin/busybox grep -q xkvm_wait /proc/cmdline &&' \
+		'	while :; do /bin/busybox sleep 3600; done' \
 		'/bin/busybox poweroff -f' > "$root/init"
 	chmod 755 "$root/init"
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
@@ -513,7 +527,7 @@ build_initrd()
 	cp "$root/harness/tests/TESTS" "$run_list"
 	vmm_env=(XKVM_L2_KERNEL="${kl2[$kver]}" XKVM_HOST_TOOLS="$here" \
 		 XKVM_L2_INITRD=/harness/l2-initrd.gz XKVM_9P_MODULES=/harness/9p)
-	for t in $(cat "$seldir/TESTS") demo exit_bench; do
+	for t in $(cat "$seldir/TESTS") demo exit_bench qmp_stats; do
 		[ -f "$seldir/$t" ] || continue
 		if readelf -l "$seldir/$t" 2>/dev/null | grep -q 'program interpreter'; then
 			echo "run.sh: warning: $t is not statically linked" >&2
@@ -794,13 +808,18 @@ run_bench()
 	local k=${kernels[0]} rc=0 set
 	[ -f "$seldir/exit_bench" ] || die "the selftests did not build 'exit_bench'"
 	echo "== bench: machine $machine ($MACHINE_DESC), kernel $k, guest time counting instructions"
+	[ "$vmm_test" = 0 ] || build_l2_initrd
 	boot bench "$k" bench 1 || die "initramfs build failed"
 	for set in xkvm reference; do
 		echo "-- exit_bench on $set"
 		block "$boot_log" "$set" exit_bench | sed 's/^@@XH //;s/^/   /'
+		echo "-- boot benchmark on $set"
+		block "$boot_log" "$set" vmm_qemu_test | grep -v '^stat ' |
+			sed 's/^@@XH //;s/^/   /' | tail -n 8
 	done
 	# Guest time counts instructions in bench mode: a TSC tick is
-	# ips / (tsc_khz * 1000) emulated instructions of the test machine.
+	# ips / (tsc_khz * 1000) emulated instructions, a second of guest
+	# time ips instructions.
 	awk -v ips="$MACHINE_BENCH_IPS" -v machine="$machine" '
 	{ gsub(/\r/, "") }
 	/^@@XH TEST-BEGIN / { set = $3; next }
@@ -810,9 +829,21 @@ run_bench()
 		if (!($2 in seen)) { seen[$2] = 1; names[++n] = $2 }
 		v[set, $2] = $3
 	}
+	set != "" && $1 == "bench-boot" { boot[set] = $2 }
+	set != "" && $1 == "bench-l2-uptime" { l2up[set] = $2 }
+	set != "" && $1 == "stat" && $2 == "vcpu0" {
+		if (!(($3) in sseen)) { sseen[$3] = 1; snames[++ns] = $3 }
+		st[set, $3] = $4
+	}
 	function insns(set, name) {
 		if (v[set, name] == "" || !khz[set]) return ""
 		return sprintf("%.0f", v[set, name] * ips / (khz[set] * 1000))
+	}
+	function row(name, x, r) {
+		if (x == "" || r == "" || r == 0)
+			printf "%-24s %16s %16s %10s\n", name, x == "" ? "-" : x, r == "" ? "-" : r, "-"
+		else
+			printf "%-24s %16s %16s %10.3f\n", name, x, r, x / r
 	}
 	END {
 		printf "\n%s: emulated instructions per round trip (guest TSC ticks x %s instr/s / TSC kHz);\n", machine, ips
@@ -821,12 +852,28 @@ run_bench()
 		bad = (n == 0)
 		for (i = 1; i <= n; i++) {
 			x = insns("xkvm", names[i]); r = insns("reference", names[i])
-			if (x == "" || r == "" || r == 0) {
-				printf "%-24s %16s %16s %10s\n", names[i], x == "" ? "-" : x, r == "" ? "-" : r, "-"
-				bad = 1
-			} else
-				printf "%-24s %16s %16s %10.3f\n", names[i], x, r, x / r
+			if (x == "" || r == "" || r == 0) bad = 1
+			row(names[i], x, r)
 		}
+		if (boot["xkvm"] == "" && boot["reference"] == "")
+			exit bad
+		printf "\n%s: QEMU (kernel-irqchip=off) boots Linux to its init: emulated instructions\n", machine
+		printf "of the test machine from QEMU start to the marker (guest seconds x %s)\n", ips
+		printf "%-24s %16s %16s %10s\n", "boot", "xkvm", "KVM", "xkvm/KVM"
+		row("boot_to_marker", boot["xkvm"] == "" ? "" : sprintf("%.0f", boot["xkvm"] * ips),
+		    boot["reference"] == "" ? "" : sprintf("%.0f", boot["reference"] * ips))
+		row("l2_uptime_at_marker", l2up["xkvm"] == "" ? "" : sprintf("%.0f", l2up["xkvm"] * ips),
+		    l2up["reference"] == "" ? "" : sprintf("%.0f", l2up["reference"] * ips))
+		if (boot["xkvm"] == "" || boot["reference"] == "") bad = 1
+		printf "\nstatistics of the L2 vCPU at the marker (KVM_GET_STATS_FD, KVM names both have)\n"
+		printf "%-24s %16s %16s %10s\n", "statistic", "xkvm", "KVM", "xkvm/KVM"
+		for (i = 1; i <= ns; i++)
+			if ((("reference", snames[i]) in st) && (("xkvm", snames[i]) in st))
+				row(snames[i], st["xkvm", snames[i]], st["reference", snames[i]])
+		printf "\nxkvm: VM exits of the boot by kind\n"
+		for (i = 1; i <= ns; i++)
+			if (snames[i] ~ /^exits_/ && st["xkvm", snames[i]] > 0)
+				printf "%-24s %16s\n", snames[i], st["xkvm", snames[i]]
 		exit bad
 	}' "$boot_log" || rc=1
 	echo "== boot took ${boot_secs} s; log $boot_log"
