@@ -23,6 +23,21 @@
 
 #include <xkvm/xkvm_host.h>
 
+static_assert(offsetof(struct xkvm_stats_desc, desc.flags) ==
+	      offsetof(struct kvm_stats_desc, flags));
+static_assert(offsetof(struct xkvm_stats_desc, desc.exponent) ==
+	      offsetof(struct kvm_stats_desc, exponent));
+static_assert(offsetof(struct xkvm_stats_desc, desc.size) ==
+	      offsetof(struct kvm_stats_desc, size));
+static_assert(offsetof(struct xkvm_stats_desc, desc.offset) ==
+	      offsetof(struct kvm_stats_desc, offset));
+static_assert(offsetof(struct xkvm_stats_desc, desc.bucket_size) ==
+	      offsetof(struct kvm_stats_desc, bucket_size));
+static_assert(offsetof(struct xkvm_stats_desc, name) ==
+	      offsetof(struct kvm_stats_desc, name));
+static_assert(sizeof(struct xkvm_stats_desc) ==
+	      sizeof(struct kvm_stats_desc) + XKVM_STATS_NAME_SIZE);
+
 struct xkvm_stats_file {
 	struct xkvm *vm;			/* held */
 	const struct xkvm_stats_table *table;

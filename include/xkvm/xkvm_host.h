@@ -143,8 +143,20 @@ struct xkvm_vcpu {
  */
 #define XKVM_STATS_NAME_SIZE	48	/* KVM's, part of the ABI */
 
+/*
+ * struct kvm_stats_desc followed by its name, as the file holds them: the
+ * same fields, spelled out so that an array of them is an array of plain
+ * structs (the UAPI struct ends in a flexible name[]).  The layout is
+ * checked against the UAPI struct in virt/xkvm_stats.c.
+ */
 struct xkvm_stats_desc {
-	struct kvm_stats_desc desc;
+	struct {
+		__u32 flags;
+		__s16 exponent;
+		__u16 size;
+		__u32 offset;
+		__u32 bucket_size;
+	} desc;
 	char name[XKVM_STATS_NAME_SIZE];
 };
 
