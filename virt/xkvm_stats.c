@@ -36,7 +36,7 @@ static_assert(offsetof(struct xkvm_stats_desc, desc.bucket_size) ==
 static_assert(offsetof(struct xkvm_stats_desc, name) ==
 	      offsetof(struct kvm_stats_desc, name));
 static_assert(sizeof(struct xkvm_stats_desc) ==
-	      sizeof(struct kvm_stats_desc) + XKVM_STATS_NAME_SIZE);
+	      offsetof(struct kvm_stats_desc, name) + XKVM_STATS_NAME_SIZE);
 
 struct xkvm_stats_file {
 	struct xkvm *vm;			/* held */
