@@ -11,6 +11,7 @@
 #define XKVM_ARCH_H
 
 #include <linux/kvm.h>
+#include <linux/list.h>
 #include <linux/types.h>
 #include <asm/fpu/types.h>
 
@@ -24,7 +25,9 @@ struct xkvm_vcpu;
 #define XKVM_X86_VM_STATS(S)						\
 	S(remote_tlb_flush, CUMULATIVE)	/* all-vCPU flushes done */	\
 	S(remote_tlb_flush_requests, CUMULATIVE)			\
-	S(pages_4k, INSTANT)		/* 4 KiB TDP leaves mapped */
+	S(pages_4k, INSTANT)		/* 4 KiB TDP leaves mapped */	\
+	S(pages_2m, INSTANT)		/* 2 MiB TDP leaves mapped */	\
+	S(nx_huge_splits, CUMULATIVE)	/* executed 2 MiB leaves split */
 
 #define XKVM_X86_VCPU_STATS(S)						\
 	/* KVM's names */						\

@@ -30,6 +30,9 @@ struct xkvm_tdp_format {
 	u64 leaf_ro;		/* bits of a read-only 4K leaf */
 	u64 writable;		/* added to leaf_ro for a writable leaf */
 	u64 dirty;		/* hardware-set dirty bit of a leaf, 0 if none */
+	u64 large;		/* a 2 MiB leaf in a level-2 entry; 0: none */
+	u64 exec;		/* in leaf_ro, taken out of a non-executable leaf */
+	u64 nx;			/* added to a non-executable leaf */
 };
 
 /* What a TDP fault exit says about the access. */

@@ -31,6 +31,8 @@ static const struct xkvm_tdp_format svm_npt_format = {
 	.leaf_ro	= _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED,
 	.writable	= _PAGE_RW | _PAGE_DIRTY,
 	.dirty		= _PAGE_DIRTY,
+	.large		= _PAGE_PSE,
+	.nx		= _PAGE_NX,
 };
 
 static int svm_vcpu_create(struct xkvm_vcpu *vcpu)

@@ -186,6 +186,7 @@ enum vmx_seg {
 /* IA32_VMX_EPT_VPID_CAP */
 #define VMX_EPT_CAP_WALK4		BIT_ULL(6)
 #define VMX_EPT_CAP_WB			BIT_ULL(14)
+#define VMX_EPT_CAP_2M			BIT_ULL(16)
 #define VMX_EPT_CAP_INVEPT		BIT_ULL(20)
 #define VMX_EPT_CAP_AD			BIT_ULL(21)
 #define VMX_EPT_CAP_INVEPT_SINGLE	BIT_ULL(25)
@@ -205,6 +206,7 @@ enum vmx_seg {
 #define VMX_EPT_X			BIT_ULL(2)
 #define VMX_EPT_MT_WB			(6ULL << 3)
 #define VMX_EPT_IPAT			BIT_ULL(6)
+#define VMX_EPT_LARGE			BIT_ULL(7)	/* 2 MiB leaf in a PDE */
 #define VMX_EPT_A			BIT_ULL(8)
 #define VMX_EPT_D			BIT_ULL(9)
 #define VMX_EPTP_WB			6ULL

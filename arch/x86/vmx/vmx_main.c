@@ -646,6 +646,9 @@ static int __init xkvm_vmx_init(void)
 		     (vmx_cfg.ept_ad ? VMX_EPT_A : 0);
 	f->writable = VMX_EPT_W | (vmx_cfg.ept_ad ? VMX_EPT_D : 0);
 	f->dirty = vmx_cfg.ept_ad ? VMX_EPT_D : 0;
+	/* 2 MiB pages (IA32_VMX_EPT_VPID_CAP bit 16) */
+	f->large = (vmx_cfg.ept_cap & VMX_EPT_CAP_2M) ? VMX_EPT_LARGE : 0;
+	f->exec = VMX_EPT_X;
 
 	r = vmx_vmcs_global_init();
 	if (r)

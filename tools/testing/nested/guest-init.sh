@@ -9,6 +9,7 @@
 #
 # Initramfs layout (written by run.sh):
 #   /harness/<set>/modules  module files of <set> to insmod, in order
+#   /harness/<set>/params   parameters for xkvm.ko (NESTED_XKVM_PARAMS)
 #   /harness/<set>/unload   module names to rmmod, in order
 #   /harness/<set>/env      KEY=VALUE lines exported to the tests
 #   /harness/<set>/*.ko     the modules
@@ -41,10 +42,13 @@ say() { echo "@@XH $*"; }
 # load_set SET: insmod the modules of SET, then check its device node.
 load_set()
 {
-	local set=$1 f dev
+	local set=$1 f dev args
 	while read -r f; do
 		[ -n "$f" ] || continue
-		if ! insmod "$H/$set/$f"; then
+		args=
+		[ "$f" = xkvm.ko ] && args=$(cat "$H/$set/params" 2>/dev/null)
+		# shellcheck disable=SC2086 # the parameters are words
+		if ! insmod "$H/$set/$f" $args; then
 			say "MODLOAD-FAIL $set $f"
 			return 1
 		fi

@@ -42,6 +42,7 @@
 #   crashed or hung the guest kernel in about half of the stock-KVM runs),
 #   NESTED_JOBS (make -j, default 2), NESTED_TAIL (console lines shown on failure, 60),
 #   NESTED_SRC (module source tree, default the repository),
+#   NESTED_XKVM_PARAMS (parameters for xkvm.ko, e.g. "nx_huge_pages=force"),
 #   NESTED_VMM (default 1: also run vmm_qemu_test.sh, where Debian's QEMU
 #   boots a Linux guest on the hypervisor under test, in machines that get
 #   the host's root over virtio-9p (amd); all: also in the others (intel),
@@ -540,6 +541,7 @@ build_initrd()
 		for m in "${MACHINE_XKVM_MODULES[@]}"; do
 			copy_module "$build/src-$kver/$m.ko" "$root/harness/xkvm" || return 1
 		done > "$root/harness/xkvm/modules"
+		echo "${NESTED_XKVM_PARAMS:-}" > "$root/harness/xkvm/params"
 		printf '%s\n' "${MACHINE_XKVM_UNLOAD[@]}" > "$root/harness/xkvm/unload"
 		printf '%s\n' XKVM_DEV=/dev/xkvm XKVM_MODE=xkvm XKVM_CORE_MODULE=xkvm \
 			"XKVM_VENDOR_MODULE=$MACHINE_XKVM_VENDOR" "XKVM_MACHINE=$machine" \

@@ -10,18 +10,27 @@
  *    old pages, and sees fresh memory once the host maps some again;
  *  - read accesses do not make the host break copy-on-write: a private
  *    file mapping read by the guest keeps sharing the page cache, and a
- *    guest write goes to a private copy, never to the file.
+ *    guest write goes to a private copy, never to the file;
+ *  - memory the host backs with transparent huge pages is mapped for the
+ *    guest with 2 MiB pages (the VM's pages_2m statistic, as on KVM), and
+ *    when the host splits one and replaces a 4 KiB page in it, the guest
+ *    sees the new page, never the old, in both directions;
+ *  - code run from such memory: with nx_huge_pages in effect (by default
+ *    where the CPU has the iTLB-multihit erratum, on KVM and on xkvm) the
+ *    2 MiB mapping it runs from is split, elsewhere it stays.
  */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "stats_util.h"
 #include "xkvm_util.h"
 
 #define DATA_GPA	0x40000000ULL
@@ -240,6 +249,197 @@ TEST(read_faults_keep_copy_on_write)
 	kvm_vm_free(vm);
 	munmap(mem, size);
 	close(fd);
+}
+
+/* Sum every page's first word, then add one to each; again and again. */
+static void guest_sum_then_increment(uint64_t base, uint64_t size)
+{
+	uint64_t off, sum;
+
+	for (;;) {
+		sum = 0;
+		for (off = 0; off < size; off += PAGE)
+			sum += *(volatile uint64_t *)(base + off);
+		GUEST_SYNC(sum);
+		for (off = 0; off < size; off += PAGE)
+			(*(volatile uint64_t *)(base + off))++;
+		GUEST_SYNC(0);
+	}
+}
+
+/* Kilobytes of transparent huge pages in the mapping that contains @addr. */
+static long anon_huge_kb(void *addr)
+{
+	unsigned long lo, hi, a = (unsigned long)addr;
+	char line[256];
+	long kb = -1;
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+static int64_t vm_stat(struct __test_metadata *_metadata, struct kvm_vm *vm,
+		       const char *name)
+{
+	struct stats_file s;
+	int64_t v;
+	int fd = ioctl(vm->fd, KVM_GET_STATS_FD, 0);
+
+	if (fd < 0 || stats_file_open(&s, fd) || stats_file_read(&s))
+		return -1;
+	v = stats_file_get(&s, name);
+	stats_file_close(&s);
+	return v;
+}
+
+/* 2 MiB-aligned anonymous memory of @size the host backs with huge pages. */
+static uint64_t *huge_mem(size_t size, void **raw)
+{
+	*raw = mmap(NULL, size + (2ULL << 20), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*raw == MAP_FAILED)
+		return NULL;
+	return (uint64_t *)(((uintptr_t)*raw + (2ULL << 20) - 1) &
+			    ~((2ULL << 20) - 1));
+}
+
+TEST(huge_pages_mapped_large_and_split_coherently)
+{
+	const uint64_t size = 8ULL << 20, npages = size / PAGE;
+	const uint64_t victim = (2ULL << 20) + 5 * PAGE;	/* in the 2nd */
+	uint64_t off, sum = 0, *mem;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	void *raw;
+
+	mem = huge_mem(size, &raw);
+	ASSERT_NE(NULL, mem);
+	if (madvise(mem, size, MADV_HUGEPAGE))
+		SKIP(return, "no transparent huge pages: %s", strerror(errno));
+	for (off = 0; off < size; off += PAGE) {
+		mem[off / 8] = off / PAGE + 1;
+		sum += off / PAGE + 1;
+	}
+	if (anon_huge_kb(mem) < 2048)
+		SKIP(return, "the host gave no huge page (%ld kB)",
+		     anon_huge_kb(mem));
+
+	vm = vm_create_with_one_vcpu(&vcpu, guest_sum_then_increment);
+	ASSERT_EQ(0, __vm_set_user_memory_region(vm, 1, 0, DATA_GPA, size, mem));
+	virt_map(vm, DATA_GPA, DATA_GPA, size);
+	vcpu_args_set(vcpu, 2, DATA_GPA, size);
+
+	vcpu_expect_sync(vcpu, sum);
+	EXPECT_LE(1, vm_stat(_metadata, vm, "pages_2m"));
+	vcpu_expect_sync(vcpu, 0);
+	for (off = 0; off < size; off += PAGE)
+		ASSERT_EQ(off / PAGE + 2, mem[off / 8]) TH_LOG("page %llu",
+							       off / PAGE);
+
+	/* the host splits a huge page and puts a new 4 KiB page in it */
+	ASSERT_EQ(0, madvise((char *)mem + victim, PAGE, MADV_DONTNEED));
+	ASSERT_EQ(0, mem[victim / 8]);
+	mem[victim / 8] = 1000;
+	vcpu_expect_sync(vcpu, sum + npages - (victim / PAGE + 2) + 1000);
+	vcpu_expect_sync(vcpu, 0);
+	for (off = 0; off < size; off += PAGE)
+		ASSERT_EQ(off == victim ? 1001 : off / PAGE + 3, mem[off / 8])
+			TH_LOG("page %llu", off / PAGE);
+	kvm_vm_free(vm);
+	munmap(raw, size + (2ULL << 20));
+}
+
+/* Read every page, then call the code at @code. */
+static void guest_read_then_call(uint64_t base, uint64_t size, uint64_t code)
+{
+	uint64_t off, sum = 0;
+
+	for (off = 0; off < size; off += PAGE)
+		sum += *(volatile uint64_t *)(base + off);
+	GUEST_SYNC(sum);
+	GUEST_SYNC(((uint64_t (*)(void))code)());
+	GUEST_DONE();
+}
+
+/*
+ * Are 2 MiB mappings kept non-executable?  The core module's nx_huge_pages
+ * parameter (KVM's and xkvm's read Y or N: what is in effect), else the
+ * kernel's view of the iTLB-multihit erratum.
+ */
+static bool nx_huge_pages(void)
+{
+	const char *core = getenv("XKVM_CORE_MODULE");
+	char path[128], buf[64] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/nx_huge_pages",
+		 core ? core : "kvm");
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+		return buf[0] == 'Y';
+	}
+	f = fopen("/sys/devices/system/cpu/vulnerabilities/itlb_multihit", "r");
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	return buf[0] && strncmp(buf, "Not affected", 12);
+}
+
+TEST(huge_page_executed_split_where_itlb_multihit)
+{
+	static const uint8_t mov_eax_42_ret[] = { 0xb8, 42, 0, 0, 0, 0xc3 };
+	const uint64_t size = 4ULL << 20, code = (2ULL << 20) + 8 * PAGE;
+	int64_t before, after;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	uint64_t *mem;
+	void *raw;
+
+	mem = huge_mem(size, &raw);
+	ASSERT_NE(NULL, mem);
+	if (madvise(mem, size, MADV_HUGEPAGE))
+		SKIP(return, "no transparent huge pages: %s", strerror(errno));
+	memset(mem, 0, size);
+	memcpy((char *)mem + code, mov_eax_42_ret, sizeof(mov_eax_42_ret));
+	if (anon_huge_kb(mem) < 4096)
+		SKIP(return, "the host gave no huge pages (%ld kB)",
+		     anon_huge_kb(mem));
+
+	vm = vm_create_with_one_vcpu(&vcpu, guest_read_then_call);
+	ASSERT_EQ(0, __vm_set_user_memory_region(vm, 1, 0, DATA_GPA, size, mem));
+	virt_map(vm, DATA_GPA, DATA_GPA, size);
+	vcpu_args_set(vcpu, 3, DATA_GPA, size, DATA_GPA + code);
+
+	vcpu_expect_sync(vcpu, 0xc30000002ab8ULL);
+	before = vm_stat(_metadata, vm, "pages_2m");
+	EXPECT_LE(2, before);
+	vcpu_expect_sync(vcpu, 42);
+	after = vm_stat(_metadata, vm, "pages_2m");
+	if (nx_huge_pages()) {
+		EXPECT_EQ(before - 1, after) TH_LOG("nx_huge_pages: split");
+	} else {
+		EXPECT_EQ(before, after) TH_LOG("no nx_huge_pages: kept");
+	}
+	vcpu_expect_done(vcpu);
+	kvm_vm_free(vm);
+	munmap(raw, size + (2ULL << 20));
 }
 
 TEST_HARNESS_MAIN
