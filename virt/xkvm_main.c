@@ -137,6 +137,7 @@ static int __init xkvm_init(void)
 	r = xkvm_request_init();
 	if (r)
 		return r;
+	xkvm_debugfs_init(devkvm);
 	pr_info("core loaded (KVM API %d); waiting for a vendor module\n",
 		XKVM_API_VERSION);
 	return 0;
@@ -144,6 +145,7 @@ static int __init xkvm_init(void)
 
 static void __exit xkvm_exit(void)
 {
+	xkvm_debugfs_exit();
 	xkvm_request_exit();
 }
 

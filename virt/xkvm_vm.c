@@ -30,6 +30,7 @@ static void xkvm_vm_destroy(struct xkvm *vm)
 	struct xkvm_vcpu *vcpu;
 	unsigned long i;
 
+	xkvm_debugfs_vm_remove(vm);
 	xkvm_mmu_notifier_exit(vm);
 	xa_for_each(&vm->vcpus, i, vcpu)
 		xkvm_vcpu_destroy(vcpu);
@@ -107,6 +108,7 @@ static struct xkvm *xkvm_vm_alloc(void)
 		goto free_slots;
 
 	refcount_set(&vm->refcount, 1);
+	INIT_LIST_HEAD(&vm->vm_list);
 	vm->id = atomic64_inc_return(&xkvm_vm_ids);
 	mutex_init(&vm->lock);
 	mutex_init(&vm->slots_lock);
@@ -136,8 +138,9 @@ static void xkvm_vm_free_early(struct xkvm *vm)
 int xkvm_vm_create_fd(unsigned long type)
 {
 	struct module *owner;
+	struct file *file;
 	struct xkvm *vm;
-	int r;
+	int r, fd;
 
 	owner = xkvm_vendor_get();
 	if (!owner)
@@ -157,10 +160,20 @@ int xkvm_vm_create_fd(unsigned long type)
 	if (r)
 		goto destroy_arch;
 
-	r = anon_inode_getfd("xkvm-vm", &xkvm_vm_fops, vm, O_RDWR | O_CLOEXEC);
-	if (r < 0)
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
 		xkvm_vm_put(vm);	/* full teardown; drops the module too */
-	return r;
+		return fd;
+	}
+	file = anon_inode_getfile("xkvm-vm", &xkvm_vm_fops, vm, O_RDWR);
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		xkvm_vm_put(vm);
+		return PTR_ERR(file);
+	}
+	xkvm_debugfs_vm_add(vm, fd);	/* named after the fd, as KVM's */
+	fd_install(fd, file);
+	return fd;
 
 destroy_arch:
 	xkvm_arch_destroy_vm(vm);

@@ -88,6 +88,12 @@ struct xkvm {
 	struct mmu_notifier mmu_notifier;
 
 	bool dead;			/* internal inconsistency: ioctls get -EIO */
+
+	/* statistics in debugfs (xkvm_debugfs.c) */
+	struct list_head vm_list;	/* xkvm_vm_list_lock */
+	struct dentry *debugfs_dir;
+	struct xkvm_debugfs_stat *debugfs_stats;
+
 	struct xkvm_arch arch;
 };
 
@@ -245,6 +251,10 @@ static inline bool xkvm_check_request(unsigned int req, struct xkvm_vcpu *vcpu)
 
 /* virt/xkvm_stats.c */
 int xkvm_vm_stats_fd(struct xkvm *vm);
+void xkvm_debugfs_init(bool as_kvm);
+void xkvm_debugfs_exit(void);
+void xkvm_debugfs_vm_add(struct xkvm *vm, int fd);
+void xkvm_debugfs_vm_remove(struct xkvm *vm);
 int xkvm_vcpu_stats_fd(struct xkvm_vcpu *vcpu);
 
 /* virt/xkvm_mmu_notifier.c */

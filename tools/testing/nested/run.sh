@@ -528,6 +528,7 @@ build_initrd()
 	cp "$root/harness/tests/TESTS" "$run_list"
 	vmm_env=(XKVM_L2_KERNEL="${kl2[$kver]}" XKVM_HOST_TOOLS="$here" \
 		 XKVM_L2_INITRD=/harness/l2-initrd.gz XKVM_9P_MODULES=/harness/9p)
+	[ -f "$build/kvm_stat" ] && vmm_env+=(XKVM_KVM_STAT="$build/kvm_stat")
 	for t in $(cat "$seldir/TESTS") demo exit_bench qmp_stats; do
 		[ -f "$seldir/$t" ] || continue
 		if readelf -l "$seldir/$t" 2>/dev/null | grep -q 'program interpreter'; then
@@ -805,18 +806,31 @@ run_demo()
 	fi
 }
 
+# The kernel's kvm_stat (from linux-source-6.1), which the boot benchmark
+# runs with -d where the machine has the host's root (python3).
+fetch_kvm_stat()
+{
+	local t=/usr/src/linux-source-6.1.tar.xz
+	[ -f "$build/kvm_stat" ] || [ ! -f "$t" ] && return 0
+	tar -xJOf "$t" linux-source-6.1/tools/kvm/kvm_stat/kvm_stat \
+		> "$build/kvm_stat.tmp" 2>/dev/null &&
+		mv "$build/kvm_stat.tmp" "$build/kvm_stat"
+	rm -f "$build/kvm_stat.tmp"
+}
+
 run_bench()
 {
 	local k=${kernels[0]} rc=0 set
 	[ -f "$seldir/exit_bench" ] || die "the selftests did not build 'exit_bench'"
 	echo "== bench: machine $machine ($MACHINE_DESC), kernel $k, guest time counting instructions"
+	fetch_kvm_stat
 	[ "$vmm_test" = 0 ] || build_l2_initrd
 	boot bench "$k" bench 1 || die "initramfs build failed"
 	for set in xkvm reference; do
 		echo "-- exit_bench on $set"
 		block "$boot_log" "$set" exit_bench | sed 's/^@@XH //;s/^/   /'
 		echo "-- boot benchmark on $set"
-		block "$boot_log" "$set" vmm_qemu_test | grep -v '^stat ' |
+		block "$boot_log" "$set" vmm_qemu_test | grep -v '^stat \|^kvm_stat ' |
 			sed 's/^@@XH //;s/^/   /' | tail -n 8
 	done
 	# Guest time counts instructions in bench mode: a TSC tick is
@@ -836,6 +850,14 @@ run_bench()
 	set != "" && $1 == "stat" && $2 == "vcpu0" {
 		if (!(($3) in sseen)) { sseen[$3] = 1; snames[++ns] = $3 }
 		st[set, $3] = $4
+	}
+	set != "" && $1 == "stat" && $2 == "vm" {
+		if (!(($3) in vseen)) { vseen[$3] = 1; vnames[++nv] = $3 }
+		vst[set, $3] = $4
+	}
+	set != "" && $1 == "kvm_stat" && NF == 4 {
+		ksfields[set]++
+		if ($2 == "exits") ksexits[set] = $3
 	}
 	function insns(set, name) {
 		if (v[set, name] == "" || !khz[set]) return ""
@@ -872,6 +894,14 @@ run_bench()
 		for (i = 1; i <= ns; i++)
 			if ((("reference", snames[i]) in st) && (("xkvm", snames[i]) in st))
 				row(snames[i], st["xkvm", snames[i]], st["reference", snames[i]])
+		printf "\nstatistics of the VM at the marker\n"
+		for (i = 1; i <= nv; i++)
+			if ((("reference", vnames[i]) in vst) && (("xkvm", vnames[i]) in vst))
+				row(vnames[i], vst["xkvm", vnames[i]], vst["reference", vnames[i]])
+		if (ksfields["xkvm"] || ksfields["reference"])
+			printf "\nkvm_stat -d (debugfs) at the marker: xkvm %d fields, exits %s; KVM %d fields, exits %s\n",
+			    ksfields["xkvm"], ksexits["xkvm"] == "" ? "-" : ksexits["xkvm"],
+			    ksfields["reference"], ksexits["reference"] == "" ? "-" : ksexits["reference"]
 		printf "\nxkvm: VM exits of the boot by kind\n"
 		for (i = 1; i <= ns; i++)
 			if (snames[i] ~ /^exits_/ && st["xkvm", snames[i]] > 0)

@@ -122,6 +122,12 @@ while kill -0 "$qpid" 2>/dev/null; do
 		sleep 1		# the L2 guest's own uptime follows its marker
 		sed -n 's/^L2-UPTIME \([0-9.]*\).*/bench-l2-uptime \1/p' "$log" | tr -d '\r'
 		$H/tests/qmp_stats /host/mnt/qmp
+		# the kernel's kvm_stat reads the same counters from debugfs
+		if [ -n "${XKVM_KVM_STAT:-}" ] && [ -x /host/usr/bin/python3 ]; then
+			mount -t debugfs debugfs /host/sys/kernel/debug 2>/dev/null
+			chroot /host /usr/bin/python3 "$XKVM_KVM_STAT" -d -1 2>&1 |
+				sed 's/^/kvm_stat /'
+		fi
 		kill $(pidof qemu-system-x86_64)
 		break
 	fi

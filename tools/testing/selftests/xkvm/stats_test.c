@@ -11,9 +11,16 @@
  *  - KVM's counters move as the guest's exits say: exits, io_exits,
  *    mmio_exits, halt_exits, insn_emulation, pf_fixed, request_irq_exits,
  *    signal_exits;
- *  - the stats fd keeps working after the VM and vCPU fds are closed.
+ *  - the stats fd keeps working after the VM and vCPU fds are closed;
+ *  - debugfs as KVM lays it out (what kvm_stat -d reads): a file per
+ *    statistic summed over all VMs, a "<pid>-<VM fd>" directory per VM
+ *    with that VM's sums, gone with the VM.  The directory is the core
+ *    module's name ("kvm", or "xkvm" unless it stands in for KVM).
  */
 #include <signal.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/time.h>
@@ -219,6 +226,60 @@ TEST(counters_follow_exits)
 	stats_file_close(&s0);
 	stats_file_close(&s1);
 	kvm_vm_free(vm);
+}
+
+/* The number in debugfs file @dir/@name, or -1. */
+static int64_t debugfs_value(const char *dir, const char *name)
+{
+	char path[256];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+TEST(debugfs_as_kvm)
+{
+	const char *core = getenv("XKVM_CORE_MODULE");
+	char top[128], vmdir[192];
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	struct stat st;
+	int64_t before;
+	int i;
+
+	snprintf(top, sizeof(top), "/sys/kernel/debug/%s", core ? core : "kvm");
+	if (stat("/sys/kernel/debug/", &st) || stat(top, &st))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (stat(top, &st))
+		SKIP(return, "no %s (debugfs: %s)", top, strerror(errno));
+
+	before = debugfs_value(top, "io_exits");
+	ASSERT_LE(0, before);
+	vm = vm_create_with_one_vcpu(&vcpu, guest_exits);
+	snprintf(vmdir, sizeof(vmdir), "%s/%d-%d", top, getpid(), vm->fd);
+	ASSERT_EQ(0, stat(vmdir, &st)) TH_LOG("%s: %s", vmdir, strerror(errno));
+	EXPECT_EQ(0, debugfs_value(vmdir, "io_exits"));
+
+	for (i = 0; i < NR_IO; i++) {
+		vcpu_run(vcpu);
+		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	}
+	EXPECT_EQ(NR_IO, debugfs_value(vmdir, "io_exits"));
+	EXPECT_LE(NR_IO, debugfs_value(vmdir, "exits"));
+	EXPECT_LE(before + NR_IO, debugfs_value(top, "io_exits"));
+	EXPECT_LE(0, debugfs_value(vmdir, "remote_tlb_flush"));
+	EXPECT_LE(0, debugfs_value(top, "pages_4k"));
+
+	kvm_vm_free(vm);
+	EXPECT_NE(0, stat(vmdir, &st)) TH_LOG("%s outlived its VM", vmdir);
 }
 
 TEST_HARNESS_MAIN
