@@ -631,6 +631,9 @@ parse_tests()
 		finish(substr($5, 4) + 0, $6 ~ /^guest_secs=/ ? substr($6, 12) : ""); inb = 0; cur = ""
 		next
 	}
+	# A report while the kernel boots, before /init loaded anything,
+	# comes from the test kernel or the emulator: shown, not counted.
+	!begun { if ($0 ~ splat && bootsplat == "") bootsplat = $0; next }
 	!inb { if ($0 ~ splat && splatline == "") splatline = $0; next }
 	{ print pfx $0 }
 	/^\[ *[0-9]+\.[0-9]+\]/ {	# a kernel message, not test output
@@ -661,6 +664,7 @@ parse_tests()
 			for (i = 1; i <= ntests; i++)
 				if (!(order[i] in started) && !inb)
 					fail("binary " order[i] " was not run")
+		if (bootsplat != "") print pfx "# note: kernel report during boot, before /init (not counted): " bootsplat
 		if (splatline != "") fail("kernel oops/warning in the console log: " splatline)
 		if (nleak) fail("kmemleak: " nleak " unreferenced object(s) allocated through xkvm/KVM code, first: " leakline)
 		if (nobj > nleak) print pfx "# kmemleak: " nobj - nleak " unreferenced object(s) of the kernel itself, not counted"
