@@ -135,16 +135,34 @@ TEST(vcpu_create_fails_during_notifier_flushes)
 	kvm_vm_free(r.vm);
 }
 
+/* A VM whose guest runs @guest, with [mem, mem + size) at DATA_GPA. */
+static struct kvm_vm *vm_with_data_at(struct kvm_vcpu **vcpu, void *guest,
+				      void *mem, uint64_t size)
+{
+	struct kvm_vm *vm = vm_create_with_one_vcpu(vcpu, guest);
+
+	if (__vm_set_user_memory_region(vm, 1, 0, DATA_GPA, size, mem)) {
+		kvm_vm_free(vm);
+		return NULL;
+	}
+	virt_map(vm, DATA_GPA, DATA_GPA, size);
+	return vm;
+}
+
+/* The sum of the first word of every page of [base, base + size). */
+static uint64_t guest_sum(uint64_t base, uint64_t size)
+{
+	uint64_t off, sum = 0;
+
+	for (off = 0; off < size; off += PAGE)
+		sum += *(volatile uint64_t *)(base + off);
+	return sum;
+}
+
 static void guest_read_all(uint64_t base, uint64_t size)
 {
-	uint64_t off, sum;
-
-	for (;;) {
-		sum = 0;
-		for (off = 0; off < size; off += PAGE)
-			sum += *(volatile uint64_t *)(base + off);
-		GUEST_SYNC(sum);
-	}
+	for (;;)
+		GUEST_SYNC(guest_sum(base, size));
 }
 
 TEST(large_slot_unmapped_by_host)
@@ -177,11 +195,14 @@ TEST(large_slot_unmapped_by_host)
 	kvm_vm_free(vm);
 }
 
-/* Anonymous memory of the mapping that contains @addr, in kB (-1: none). */
-static long anon_kb(void *addr)
+/*
+ * The smaps field @field ("Anonymous", "AnonHugePages") of the mapping
+ * that contains @addr, in kB (-1: none).
+ */
+static long smaps_kb(void *addr, const char *field)
 {
 	unsigned long lo, hi, a = (unsigned long)addr;
-	char line[256];
+	char line[256], name[64];
 	long kb = -1;
 	bool in = false;
 	FILE *f = fopen("/proc/self/smaps", "r");
@@ -193,20 +214,23 @@ static long anon_kb(void *addr)
 			in = a >= lo && a < hi;
 			continue;
 		}
-		if (in && sscanf(line, "Anonymous: %ld kB", &kb) == 1)
+		if (in && sscanf(line, "%63[^:]: %ld kB", name, &kb) == 2 &&
+		    !strcmp(name, field))
 			break;
+		kb = -1;
 	}
 	fclose(f);
 	return kb;
 }
 
+static long anon_kb(void *addr)
+{
+	return smaps_kb(addr, "Anonymous");
+}
+
 static void guest_read_then_write(uint64_t base, uint64_t size)
 {
-	uint64_t off, sum = 0;
-
-	for (off = 0; off < size; off += PAGE)
-		sum += *(volatile uint64_t *)(base + off);
-	GUEST_SYNC(sum);
+	GUEST_SYNC(guest_sum(base, size));
 	*(volatile uint64_t *)base = 0x5a5a;
 	GUEST_DONE();
 }
@@ -231,9 +255,8 @@ TEST(read_faults_keep_copy_on_write)
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	ASSERT_NE(MAP_FAILED, mem);
 
-	vm = vm_create_with_one_vcpu(&vcpu, guest_read_then_write);
-	ASSERT_EQ(0, __vm_set_user_memory_region(vm, 1, 0, DATA_GPA, size, mem));
-	virt_map(vm, DATA_GPA, DATA_GPA, size);
+	vm = vm_with_data_at(&vcpu, guest_read_then_write, mem, size);
+	ASSERT_NE(NULL, vm);
 	vcpu_args_set(vcpu, 2, DATA_GPA, size);
 
 	vcpu_expect_sync(vcpu, want);
@@ -254,40 +277,19 @@ TEST(read_faults_keep_copy_on_write)
 /* Sum every page's first word, then add one to each; again and again. */
 static void guest_sum_then_increment(uint64_t base, uint64_t size)
 {
-	uint64_t off, sum;
+	uint64_t off;
 
 	for (;;) {
-		sum = 0;
-		for (off = 0; off < size; off += PAGE)
-			sum += *(volatile uint64_t *)(base + off);
-		GUEST_SYNC(sum);
+		GUEST_SYNC(guest_sum(base, size));
 		for (off = 0; off < size; off += PAGE)
 			(*(volatile uint64_t *)(base + off))++;
 		GUEST_SYNC(0);
 	}
 }
 
-/* Kilobytes of transparent huge pages in the mapping that contains @addr. */
 static long anon_huge_kb(void *addr)
 {
-	unsigned long lo, hi, a = (unsigned long)addr;
-	char line[256];
-	long kb = -1;
-	bool in = false;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
-			in = a >= lo && a < hi;
-			continue;
-		}
-		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
+	return smaps_kb(addr, "AnonHugePages");
 }
 
 static int64_t vm_stat(struct __test_metadata *_metadata, struct kvm_vm *vm,
@@ -336,9 +338,8 @@ TEST(huge_pages_mapped_large_and_split_coherently)
 		SKIP(return, "the host gave no huge page (%ld kB)",
 		     anon_huge_kb(mem));
 
-	vm = vm_create_with_one_vcpu(&vcpu, guest_sum_then_increment);
-	ASSERT_EQ(0, __vm_set_user_memory_region(vm, 1, 0, DATA_GPA, size, mem));
-	virt_map(vm, DATA_GPA, DATA_GPA, size);
+	vm = vm_with_data_at(&vcpu, guest_sum_then_increment, mem, size);
+	ASSERT_NE(NULL, vm);
 	vcpu_args_set(vcpu, 2, DATA_GPA, size);
 
 	vcpu_expect_sync(vcpu, sum);
@@ -364,11 +365,7 @@ TEST(huge_pages_mapped_large_and_split_coherently)
 /* Read every page, then call the code at @code. */
 static void guest_read_then_call(uint64_t base, uint64_t size, uint64_t code)
 {
-	uint64_t off, sum = 0;
-
-	for (off = 0; off < size; off += PAGE)
-		sum += *(volatile uint64_t *)(base + off);
-	GUEST_SYNC(sum);
+	GUEST_SYNC(guest_sum(base, size));
 	GUEST_SYNC(((uint64_t (*)(void))code)());
 	GUEST_DONE();
 }
@@ -387,19 +384,17 @@ static bool nx_huge_pages(void)
 	snprintf(path, sizeof(path), "/sys/module/%s/parameters/nx_huge_pages",
 		 core ? core : "kvm");
 	f = fopen(path, "r");
-	if (f) {
-		if (!fgets(buf, sizeof(buf), f))
-			buf[0] = 0;
-		fclose(f);
-		return buf[0] == 'Y';
-	}
-	f = fopen("/sys/devices/system/cpu/vulnerabilities/itlb_multihit", "r");
-	if (f) {
-		if (!fgets(buf, sizeof(buf), f))
-			buf[0] = 0;
-		fclose(f);
-	}
-	return buf[0] && strncmp(buf, "Not affected", 12);
+	if (!f)
+		f = fopen("/sys/devices/system/cpu/vulnerabilities/itlb_multihit",
+			  "r");
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	/* the parameter reads Y or N; the erratum's file a sentence */
+	return buf[0] == 'Y' || (buf[0] && buf[1] != '\n' &&
+				 strncmp(buf, "Not affected", 12));
 }
 
 TEST(huge_page_executed_split_where_itlb_multihit)
@@ -422,9 +417,8 @@ TEST(huge_page_executed_split_where_itlb_multihit)
 		SKIP(return, "the host gave no huge pages (%ld kB)",
 		     anon_huge_kb(mem));
 
-	vm = vm_create_with_one_vcpu(&vcpu, guest_read_then_call);
-	ASSERT_EQ(0, __vm_set_user_memory_region(vm, 1, 0, DATA_GPA, size, mem));
-	virt_map(vm, DATA_GPA, DATA_GPA, size);
+	vm = vm_with_data_at(&vcpu, guest_read_then_call, mem, size);
+	ASSERT_NE(NULL, vm);
 	vcpu_args_set(vcpu, 3, DATA_GPA, size, DATA_GPA + code);
 
 	vcpu_expect_sync(vcpu, 0xc30000002ab8ULL);
