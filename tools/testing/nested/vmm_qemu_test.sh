@@ -6,7 +6,8 @@
 # a Linux kernel + initramfs whose /init prints a marker and powers off.
 # Runs inside the emulated machine as one of the harness' test binaries and
 # prints TAP. QEMU and its firmware come from the host's root, exported by
-# the emulator over virtio-9p and entered with chroot.
+# the emulator over virtio-9p, or from a copy packed into the initramfs
+# (Bochs, and the benchmark), and are entered with chroot.
 #
 # If the marker is still missing shortly before the time limit, QEMU's
 # monitor (a unix socket) is asked where the guest is: registers, PIC,
@@ -34,26 +35,41 @@ echo "1..1"
 
 fail() { echo "# $*"; echo "not ok 1 qemu_boots_linux"; exit 1; }
 
-# /host: the host's root over virtio-9p or, in a machine without virtio
-# (Bochs), QEMU packed into the initramfs at the same paths under
-# /harness/qemuroot; with /dev, /proc, /sys and a tmpfs on /mnt in it.
+# mount_pseudo DIR: /dev, /proc, /sys and a tmpfs on /mnt in DIR.
+mount_pseudo()
+{
+	mount -t devtmpfs devtmpfs "$1/dev" || mount --bind /dev "$1/dev"
+	mount -t proc proc "$1/proc"
+	mount -t sysfs sysfs "$1/sys"
+	mount -t tmpfs tmpfs "$1/mnt"
+}
+
+# mount_9p_root DIR: the host's root, read-only over virtio-9p, on DIR.
+mount_9p_root()
+{
+	local m
+	[ -d "$1/usr" ] && return 0
+	[ -f "$XKVM_9P_MODULES/order" ] || return 1
+	mkdir -p "$1"
+	for m in $(cat "$XKVM_9P_MODULES/order"); do
+		insmod "$XKVM_9P_MODULES/$m" 2>/dev/null
+	done
+	mount -t 9p -o trans=virtio,version=9p2000.L,ro host "$1" || return 1
+	mount_pseudo "$1"
+}
+
+# /host: QEMU packed into the initramfs at the same paths under
+# /harness/qemuroot (a machine without virtio, e.g. Bochs, and the
+# benchmark everywhere), or else the host's root over virtio-9p.
 setup_host_root()
 {
 	[ -d /host/usr ] && return 0
 	if [ -d /harness/qemuroot ]; then
 		ln -s /harness/qemuroot /host
+		mount_pseudo /host
 	else
-		mkdir -p /host
-		for m in $(cat "$XKVM_9P_MODULES/order"); do
-			insmod "$XKVM_9P_MODULES/$m" 2>/dev/null
-		done
-		mount -t 9p -o trans=virtio,version=9p2000.L,ro host /host ||
-			return 1
+		mount_9p_root /host
 	fi
-	mount -t devtmpfs devtmpfs /host/dev || mount --bind /dev /host/dev
-	mount -t proc proc /host/proc
-	mount -t sysfs sysfs /host/sys
-	mount -t tmpfs tmpfs /host/mnt
 }
 
 reload_with_devkvm()
@@ -67,7 +83,7 @@ reload_with_devkvm()
 	done
 }
 
-setup_host_root || fail "cannot mount the host's root over virtio-9p"
+setup_host_root || fail "cannot set up QEMU's root"
 if [ "$XKVM_MODE" = xkvm ]; then
 	reload_with_devkvm || fail "cannot reload xkvm with devkvm=1"
 fi
@@ -123,9 +139,10 @@ while kill -0 "$qpid" 2>/dev/null; do
 		sed -n 's/^L2-UPTIME \([0-9.]*\).*/bench-l2-uptime \1/p' "$log" | tr -d '\r'
 		$H/tests/qmp_stats /host/mnt/qmp
 		# the kernel's kvm_stat reads the same counters from debugfs
-		if [ -n "${XKVM_KVM_STAT:-}" ] && [ -x /host/usr/bin/python3 ]; then
-			mount -t debugfs debugfs /host/sys/kernel/debug 2>/dev/null
-			chroot /host /usr/bin/python3 "$XKVM_KVM_STAT" -d -1 2>&1 |
+		if [ -n "${XKVM_KVM_STAT:-}" ] && mount_9p_root /hostfs &&
+		   [ -x /hostfs/usr/bin/python3 ]; then
+			mount -t debugfs debugfs /hostfs/sys/kernel/debug 2>/dev/null
+			chroot /hostfs /usr/bin/python3 "$XKVM_KVM_STAT" -d -1 2>&1 |
 				sed 's/^/kvm_stat /'
 		fi
 		kill $(pidof qemu-system-x86_64)
