@@ -100,8 +100,15 @@ void xkvm_debugfs_vm_add(struct xkvm *vm, int fd)
 				    GFP_KERNEL_ACCOUNT);
 	if (vm->debugfs_stats) {
 		snprintf(name, sizeof(name), "%d-%d", task_pid_nr(current), fd);
+		/*
+		 * The name is taken while an older VM created by this
+		 * process under the same fd number lives on (its vCPU fds
+		 * keep it): that VM keeps the directory, as on KVM.
+		 */
 		vm->debugfs_dir = debugfs_create_dir(name, xkvm_debugfs_root);
-		xkvm_debugfs_files(vm->debugfs_dir, vm, vm->debugfs_stats);
+		if (!IS_ERR(vm->debugfs_dir))
+			xkvm_debugfs_files(vm->debugfs_dir, vm,
+					   vm->debugfs_stats);
 	}
 	mutex_lock(&xkvm_vm_list_lock);
 	list_add_tail(&vm->vm_list, &xkvm_vm_list);

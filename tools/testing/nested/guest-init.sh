@@ -62,11 +62,23 @@ load_set()
 	return 0
 }
 
+# unload_set SET: rmmod the modules of SET. A module still in use gets a
+# few seconds (a killed test's fds close as it exits) before UNLOAD-FAIL,
+# which run.sh counts as a failure: something leaked a reference.
 unload_set()
 {
-	local set=$1 m
+	local set=$1 m n
 	for m in $(cat "$H/$set/unload"); do
-		rmmod "$m" || { say "UNLOAD-FAIL $set $m"; return 1; }
+		n=0
+		while ! rmmod "$m" 2>/dev/null; do
+			n=$((n + 1))
+			if [ "$n" -ge 5 ]; then
+				rmmod "$m"
+				say "UNLOAD-FAIL $set $m refcnt=$(cat "/sys/module/$m/refcnt" 2>/dev/null)"
+				return 1
+			fi
+			sleep 1
+		done
 	done
 	say "UNLOAD-OK $set"
 }
@@ -127,6 +139,9 @@ tests:*)
 		for t in $(cat "$H/tests/TESTS"); do
 			run_bin "$set" "$t"
 		done
+		# Every test has ended and closed its fds: nothing may pin
+		# the modules any more.
+		unload_set "$set"
 	fi
 	;;
 demo:*)

@@ -50,7 +50,11 @@
 #   it out),
 #   NESTED_SELFTESTS (selftests directory, default tools/testing/selftests/xkvm),
 #   NESTED_TESTS (space separated test binaries: run only these, e.g.
-#   "events_test vmm_qemu_test").
+#   "events_test vmm_qemu_test"),
+#   NESTED_FUZZ_SEED, NESTED_FUZZ_ITERS, NESTED_FUZZ_SECS, NESTED_FUZZ_ROUND
+#   (passed to the tests as XKVM_FUZZ_*: fuzz_test's seed, rounds, time;
+#   NESTED_FUZZ_SECS also raises the default test and boot timeouts; see
+#   Documentation/fuzzing.md).
 # Logs: build/logs/<machine>-<kernel>-<mode>.log (guest console, ends with a
 # dmesg dump), build/logs/build-*.log (module and selftest builds).
 set -euo pipefail
@@ -317,6 +321,15 @@ if [ "$debug_kernel" = 1 ]; then
 	test_timeout=${NESTED_TEST_TIMEOUT:-900}
 fi
 
+# A long fuzzer run: NESTED_FUZZ_SECS of fuzzing in one binary, unless
+# the limits are set explicitly.
+if [ -n "${NESTED_FUZZ_SECS:-}" ]; then
+	[ -n "${NESTED_TEST_TIMEOUT:-}" ] ||
+		test_timeout=$((test_timeout + 2 * NESTED_FUZZ_SECS))
+	[ -n "${NESTED_BOOT_TIMEOUT:-}" ] ||
+		boot_timeout=$((boot_timeout + 2 * NESTED_FUZZ_SECS))
+fi
+
 # ---- builds --------------------------------------------------------------
 jobs=${NESTED_JOBS:-2}
 # One output directory per selftests tree: object and dependency files of
@@ -538,6 +551,11 @@ build_initrd()
 	if [ "$kver" = "$debug_kver" ]; then
 		vmm_env+=(XKVM_QEMU_TIMEOUT=$((test_timeout * 4 / 5)))
 	fi
+	# NESTED_FUZZ_<X> reaches the tests as XKVM_FUZZ_<X> (fuzz_test).
+	local fuzz_env=() v
+	for v in $(compgen -v NESTED_FUZZ_); do
+		fuzz_env+=("XKVM_FUZZ_${v#NESTED_FUZZ_}=${!v}")
+	done
 	for t in $(cat "$seldir/TESTS") demo exit_bench qmp_stats; do
 		[ -f "$seldir/$t" ] || continue
 		if readelf -l "$seldir/$t" 2>/dev/null | grep -q 'program interpreter'; then
@@ -555,7 +573,7 @@ build_initrd()
 		printf '%s\n' "${MACHINE_XKVM_UNLOAD[@]}" > "$root/harness/xkvm/unload"
 		printf '%s\n' XKVM_DEV=/dev/xkvm XKVM_MODE=xkvm XKVM_CORE_MODULE=xkvm \
 			"XKVM_VENDOR_MODULE=$MACHINE_XKVM_VENDOR" "XKVM_MACHINE=$machine" \
-			"${vmm_env[@]}" > "$root/harness/xkvm/env"
+			"${vmm_env[@]}" "${fuzz_env[@]}" > "$root/harness/xkvm/env"
 	fi
 
 	mkdir -p "$root/harness/reference"
@@ -567,7 +585,7 @@ build_initrd()
 	printf '%s\n' "${MACHINE_STOCK_UNLOAD[@]}" > "$root/harness/reference/unload"
 	printf '%s\n' XKVM_DEV=/dev/kvm XKVM_MODE=reference XKVM_CORE_MODULE=kvm \
 		"XKVM_VENDOR_MODULE=$MACHINE_STOCK_VENDOR" "XKVM_MACHINE=$machine" \
-		"${vmm_env[@]}" > "$root/harness/reference/env"
+		"${vmm_env[@]}" "${fuzz_env[@]}" > "$root/harness/reference/env"
 
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
 		gzip -1 > "$out"
@@ -636,6 +654,7 @@ parse_tests()
 	{ gsub(/\r/, "") }
 	/^@@XH BEGIN / { begun = 1; next }
 	/^@@XH MODLOAD-FAIL / { modfail = substr($0, 19); next }
+	/^@@XH UNLOAD-FAIL / { fail("module unload failed (a leaked reference?): " substr($0, 18)); next }
 	/^@@XH END$/ { ended = 1; next }
 	/^@@XH DMESG-BEGIN/ { indmesg = 1 }
 	/^@@XH DMESG-END/ { indmesg = 0 }

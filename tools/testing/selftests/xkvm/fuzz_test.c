@@ -150,10 +150,12 @@ static void guest_round(struct fz_ctx *c, const void *arg)
 	fz_guest_create(c, &g);
 	fz_kicker_start(&kick, 3000);
 	for (i = 0; i < 8; i++) {
-		enum fz_mode pm = fz_chance(&c->rng, 10) ?
-				  fz_below(&c->rng, FZ_MODE_NR) : m;
+		struct fz_rng prog;
+		enum fz_mode pm;
 
-		fz_guest_program(c, &g, pm, 24);
+		fz_substream(c, &prog);
+		pm = fz_chance(&prog, 10) ? fz_below(&prog, FZ_MODE_NR) : m;
+		fz_guest_program(c, &prog, &g, pm, 24);
 	}
 	fz_kicker_stop(&kick);
 	fz_guest_destroy(&g);

@@ -46,6 +46,8 @@ struct fz_ctx {
 	struct fz_rng rng;
 	struct fz_argmem arg;	/* argument memory of this thread */
 	char op[112];		/* the operation under way, for reports */
+	uint64_t sub_seed;	/* fz_substream(): its streams, and how many */
+	uint64_t nsub;
 };
 
 /*
@@ -56,6 +58,14 @@ struct fz_ctx {
 void fz_ctx_init(struct fz_ctx *c, const struct fz_config *cfg,
 		 const char *test, uint64_t round, unsigned int thread);
 void fz_ctx_fini(struct fz_ctx *c);
+
+/*
+ * Seeds @r with the next sub-stream of the round: unlike c->rng, whose
+ * draws depend on how many KVM_RUNs a guest needed (timing), the n-th
+ * sub-stream of a round is always the same, so a guest program can be
+ * replayed exactly.
+ */
+void fz_substream(struct fz_ctx *c, struct fz_rng *r);
 
 /* Names the operation under way (and traces it if XKVM_FUZZ_TRACE is set). */
 void fz_op(struct fz_ctx *c, const char *fmt, ...)
@@ -213,6 +223,7 @@ void fz_cpuid_get(struct fz_ctx *c, int fd, unsigned long cmd,
 		  const char *name);
 /* An MSR index worth trying: known ones, their neighbours, random. */
 uint32_t fz_pick_msr(struct fz_rng *r);
+#define FZ_MSR_EFER		0xc0000080
 
 /*
  * A random ioctl number in KVMIO's range (known ones of every fd kind,
@@ -249,7 +260,9 @@ unsigned int fz_mode_bits(enum fz_mode m);
 /* Emulator quirks (struct fz_config's qemu_tcg). */
 #define FZ_CODE_NO_TASK_SWITCH	(1u << 0)	/* no TSS or task-gate selectors */
 #define FZ_CODE_NO_CR8		(1u << 1)	/* no MOV to CR8 */
-#define FZ_CODE_QEMU_TCG	(FZ_CODE_NO_TASK_SWITCH | FZ_CODE_NO_CR8)
+#define FZ_CODE_NO_LME		(1u << 2)	/* no WRMSR EFER; CR4.PAE kept */
+#define FZ_CODE_QEMU_TCG	(FZ_CODE_NO_TASK_SWITCH | FZ_CODE_NO_CR8 | \
+				 FZ_CODE_NO_LME)
 size_t fz_code_gen(struct fz_rng *r, enum fz_mode m, uint8_t *buf, size_t max,
 		   unsigned int flags);
 
@@ -305,8 +318,9 @@ uint64_t fz_guest_addr(struct fz_rng *r, enum fz_mode m);
 void fz_guest_layout(struct fz_rng *r, uint8_t *ram, bool mutate);
 
 /*
- * The emulator quirk of struct fz_config: on the QEMU machine, TR becomes
- * a present, available 32-bit TSS.  fz_tr_fixup() does it to a vCPU.
+ * The emulator quirks of struct fz_config: on the QEMU machine, TR
+ * becomes a present, available 32-bit TSS and EFER.LME goes without
+ * CR4.PAE.  fz_tr_fixup() does it to a vCPU.
  */
 void fz_sregs_quirks(const struct fz_config *cfg, struct kvm_sregs *s);
 void fz_tr_fixup(const struct fz_config *cfg, int fd);
@@ -316,7 +330,8 @@ void fz_tr_fixup(const struct fz_config *cfg, int fd);
  * registers and flags (at times CPL 3, at times a mutated state).  Raw
  * ioctls: returns 0, or -1 with errno when KVM refused the state.
  */
-int fz_guest_set_mode(struct fz_ctx *c, int fd, enum fz_mode m);
+int fz_guest_set_mode(struct fz_ctx *c, struct fz_rng *r, int fd,
+		      enum fz_mode m);
 
 enum fz_run_result {
 	FZ_RUN_AGAIN,		/* keep running */
@@ -346,9 +361,12 @@ struct fz_guest {
 
 void fz_guest_create(struct fz_ctx *c, struct fz_guest *g);
 void fz_guest_destroy(struct fz_guest *g);
-/* Generates one program for mode @m and runs it (at most @max_runs runs). */
-void fz_guest_program(struct fz_ctx *c, struct fz_guest *g, enum fz_mode m,
-		      unsigned int max_runs);
+/*
+ * Generates one program for mode @m from @r (code, tables, registers) and
+ * runs it (at most @max_runs runs).
+ */
+void fz_guest_program(struct fz_ctx *c, struct fz_rng *r, struct fz_guest *g,
+		      enum fz_mode m, unsigned int max_runs);
 
 /* ---- races (fuzz_race.c) ---- */
 

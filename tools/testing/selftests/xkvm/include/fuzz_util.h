@@ -49,6 +49,15 @@ unsigned int fz_weighted(struct fz_rng *r, const unsigned int *weights,
 /* Boundary values (0, -1, sign bits, page and address-space limits ...). */
 uint64_t fz_interesting(struct fz_rng *r);
 void fz_fill(struct fz_rng *r, void *buf, size_t len);
+/*
+ * Is @v an address of this process' own memory?  Random data handed to
+ * the kernel must not be: the kernel may write where a pointer in it says
+ * (KVM_GET_REGS with an integer argument, KVM_GET_DIRTY_LOG's bitmap),
+ * which would corrupt the fuzzer, not find a kernel bug.
+ */
+bool fz_is_own_memory(uint64_t v);
+/* Zeroes every aligned 64-bit word of @buf that is fz_is_own_memory(). */
+void fz_unpoint(void *buf, size_t len);
 /* @n small random changes: bit flips, bytes, boundary values. */
 void fz_mutate(struct fz_rng *r, void *buf, size_t len, unsigned int n);
 
@@ -70,9 +79,15 @@ struct fz_config {
 	 *   is what VMRUN loads from a VMCB (and what hardware keeps);
 	 * - "tcg_handle_interrupt: assertion failed": a guest MOV to CR8
 	 *   while a virtual interrupt (V_IRQ) is pending (the helper calls
-	 *   cpu_interrupt() without the big lock; QEMU 7.2).
+	 *   cpu_interrupt() without the big lock; QEMU 7.2);
+	 * and it corrupts the host on a third one:
+	 * - a #VMEXIT from a guest with EFER.LME=1, CR0.PG=0 and CR4.PAE=0:
+	 *   restoring the host's CR0 takes cpu_x86_update_cr0()'s "enter
+	 *   long mode without PAE" early return, so the host goes on with
+	 *   the guest's CR0, paging off, and the emulated CPU is lost.
 	 * With this set, every TR the fuzzer gives a vCPU is an available
-	 * TSS, and guest programs leave task switches and CR8 alone.
+	 * TSS, EFER.LME is only ever set with CR4.PAE, and guest programs
+	 * leave task switches, CR8 and EFER alone and keep CR4.PAE.
 	 */
 	bool qemu_tcg;
 	int trace_fd;		/* XKVM_FUZZ_TRACE opened, or -1 */

@@ -277,7 +277,11 @@ static void t_cpuid(struct emit *e)
 
 static void t_msr(struct emit *e)
 {
-	mov_imm(e, CX, fz_pick_msr(e->r));
+	uint32_t msr = fz_pick_msr(e->r);
+
+	if (msr == FZ_MSR_EFER && (e->flags & FZ_CODE_NO_LME))
+		msr = 0xc0000081;			/* STAR */
+	mov_imm(e, CX, msr);
 	mov_imm(e, AX, fz_rand32(e->r));
 	mov_imm(e, DX, fz_chance(e->r, 50) ? 0 : fz_rand32(e->r));
 	b(e, 0x0f);
@@ -320,6 +324,8 @@ static uint64_t cr_value(struct emit *e, int cr)
 	}
 	if (fz_chance(e->r, 10))
 		v = fz_interesting(e->r);
+	if (cr == 4 && (e->flags & FZ_CODE_NO_LME))
+		v |= X86_CR4_PAE;
 	return v;
 }
 
@@ -593,8 +599,8 @@ static void t_switch(struct emit *e)
 		mov_imm(e, AX, FZ_G_PML4);
 		BS(e, "\x0f\x22\xd8");			/* mov cr3, eax */
 	}
-	if (fz_chance(e->r, 50)) {
-		mov_imm(e, CX, 0xc0000080);
+	if (!(e->flags & FZ_CODE_NO_LME) && fz_chance(e->r, 50)) {
+		mov_imm(e, CX, FZ_MSR_EFER);
 		mov_imm(e, AX, fz_chance(e->r, 70) ? 0x100 : 0x901);
 		mov_imm(e, DX, 0);
 		BS(e, "\x0f\x30");			/* wrmsr EFER */

@@ -14,6 +14,7 @@
  * area and the data area.  Slot 1 is 64 KiB above it, read-only at times;
  * everything else is MMIO.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 
@@ -198,6 +199,8 @@ void fz_sregs_quirks(const struct fz_config *cfg, struct kvm_sregs *s)
 	s->tr.present = 1;
 	s->tr.s = 0;
 	s->tr.type = 9;		/* available 32-bit TSS, see struct fz_config */
+	if (!(s->cr4 & X86_CR4_PAE))
+		s->efer &= ~EFER_LME;
 }
 
 void fz_tr_fixup(const struct fz_config *cfg, int fd)
@@ -341,9 +344,46 @@ static uint64_t random_reg(struct fz_rng *r, enum fz_mode m)
 	}
 }
 
-int fz_guest_set_mode(struct fz_ctx *c, int fd, enum fz_mode m)
+/* The entry state of a program, for the trace. */
+static void trace_state(struct fz_ctx *c, const struct kvm_sregs *s,
+			const struct kvm_regs *regs)
 {
-	struct fz_rng *r = &c->rng;
+	if (c->cfg->trace_fd < 0)
+		return;
+	fz_trace(c->cfg, "  cr0 0x%llx cr3 0x%llx cr4 0x%llx efer 0x%llx cs %x/%llx/%x l%u db%u dpl%u ss %x/%x dpl%u tr %x/%x idt %llx/%x",
+		 (unsigned long long)s->cr0, (unsigned long long)s->cr3,
+		 (unsigned long long)s->cr4, (unsigned long long)s->efer,
+		 s->cs.selector, (unsigned long long)s->cs.base, s->cs.type,
+		 s->cs.l, s->cs.db, s->cs.dpl, s->ss.selector, s->ss.type,
+		 s->ss.dpl, s->tr.selector, s->tr.type,
+		 (unsigned long long)s->idt.base, s->idt.limit);
+	fz_trace(c->cfg, "  rip 0x%llx rsp 0x%llx rflags 0x%llx rax 0x%llx rbx 0x%llx rcx 0x%llx rdx 0x%llx",
+		 (unsigned long long)regs->rip, (unsigned long long)regs->rsp,
+		 (unsigned long long)regs->rflags, (unsigned long long)regs->rax,
+		 (unsigned long long)regs->rbx, (unsigned long long)regs->rcx,
+		 (unsigned long long)regs->rdx);
+}
+
+/* The program's bytes, 32 a line, for the trace. */
+static void trace_code(struct fz_ctx *c, const uint8_t *code, size_t len)
+{
+	char line[100];
+	size_t i, j;
+
+	if (c->cfg->trace_fd < 0)
+		return;
+	for (i = 0; i < len; i += 32) {
+		int n = 0;
+
+		for (j = i; j < len && j < i + 32; j++)
+			n += snprintf(line + n, sizeof(line) - n, "%02x", code[j]);
+		fz_trace(c->cfg, "  %04zx: %s", i, line);
+	}
+}
+
+int fz_guest_set_mode(struct fz_ctx *c, struct fz_rng *r, int fd,
+		      enum fz_mode m)
+{
 	struct kvm_sregs s;
 	struct kvm_regs regs;
 	__u64 *gpr = &regs.rax;
@@ -377,6 +417,7 @@ int fz_guest_set_mode(struct fz_ctx *c, int fd, enum fz_mode m)
 							      FZ_G_STACK_TOP - 16;
 	if (fz_chance(r, 3))
 		regs.rsp = random_reg(r, m);
+	trace_state(c, &s, &regs);
 	return ioctl(fd, KVM_SET_REGS, &regs);
 }
 
@@ -540,8 +581,8 @@ void fz_guest_destroy(struct fz_guest *g)
 	memset(g, 0, sizeof(*g));
 }
 
-void fz_guest_program(struct fz_ctx *c, struct fz_guest *g, enum fz_mode m,
-		      unsigned int max_runs)
+void fz_guest_program(struct fz_ctx *c, struct fz_rng *r, struct fz_guest *g,
+		      enum fz_mode m, unsigned int max_runs)
 {
 	struct kvm_vcpu *v = g->vcpu;
 	enum fz_run_result res = FZ_RUN_AGAIN;
@@ -549,13 +590,15 @@ void fz_guest_program(struct fz_ctx *c, struct fz_guest *g, enum fz_mode m,
 	unsigned int i;
 
 	fz_count(FZ_ST_PROGRAM);
-	if (fz_chance(&c->rng, 50))
-		fz_guest_layout(&c->rng, g->ram, !c->cfg->qemu_tcg);
-	len = fz_code_gen(&c->rng, m, g->ram + FZ_G_CODE, FZ_G_CODE_SIZE - 256,
+	if (fz_chance(r, 50))
+		fz_guest_layout(r, g->ram, !c->cfg->qemu_tcg);
+	len = fz_code_gen(r, m, g->ram + FZ_G_CODE, FZ_G_CODE_SIZE - 256,
 			  c->cfg->qemu_tcg ? FZ_CODE_QEMU_TCG : 0);
-	fz_fill(&c->rng, g->ram + FZ_G_CODE + len, 256);
-	fz_op(c, "%s program of %zu bytes", fz_mode_names[m], len);
-	if (fz_guest_set_mode(c, v->fd, m))
+	fz_fill(r, g->ram + FZ_G_CODE + len, 256);
+	fz_op(c, "%s program %llu of %zu bytes", fz_mode_names[m],
+	      (unsigned long long)c->nsub, len);
+	trace_code(c, g->ram + FZ_G_CODE, len);
+	if (fz_guest_set_mode(c, r, v->fd, m))
 		return;		/* a mutated state KVM refused */
 	for (i = 0; i < max_runs && res == FZ_RUN_AGAIN; i++) {
 		res = fz_run_once(c, v->fd, v->run, v->run_size);

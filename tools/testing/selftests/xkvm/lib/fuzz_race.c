@@ -22,6 +22,7 @@
  * the round ends, so a runner never reads unmapped memory.  Only the
  * memory racer changes the reserved range's mappings.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -146,7 +147,7 @@ static void new_vcpu(struct fz_ctx *c, struct race *rc, int i, unsigned long id)
 			munmap(run, rc->mmap_size);	/* no room to keep it */
 			run = NULL;
 		}
-		fz_guest_set_mode(c, fd, rc->mode);
+		fz_guest_set_mode(c, &c->rng, fd, rc->mode);
 	}
 	v->fd = fd;
 	v->run = run;
@@ -180,7 +181,7 @@ static void *runner_fn(void *arg)
 		fz_op(&t->c, "KVM_RUN fd %d", v.fd);
 		res = fz_run_once(&t->c, v.fd, v.run, v.run_size);
 		if (res == FZ_RUN_END || res == FZ_RUN_RESET)
-			fz_guest_set_mode(&t->c, v.fd, rc->mode);
+			fz_guest_set_mode(&t->c, &t->c.rng, v.fd, rc->mode);
 	}
 	fz_kicker_stop(&kick);
 	fz_watchdog_unregister(&t->c);
@@ -219,6 +220,25 @@ static void fork_child(struct race *rc)
 	}
 	if (pid > 0)
 		waitpid(pid, NULL, 0);
+}
+
+/*
+ * Maps anonymous memory wherever [p, p + len) has a hole; a hole another
+ * thread's mapping took meanwhile taints the range.
+ */
+static void refill(struct race *rc, uint8_t *p, size_t len)
+{
+	unsigned char vec;
+	size_t i;
+
+	for (i = 0; i < len; i += PAGE_SIZE) {
+		if (mincore(p + i, PAGE_SIZE, &vec) == 0 || errno != ENOMEM)
+			continue;	/* mapped */
+		if (mmap(p + i, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			 -1, 0) != p + i)
+			rc->tainted = true;
+	}
 }
 
 static void mem_op(struct fz_ctx *c, struct race *rc)
@@ -268,8 +288,15 @@ static void mem_op(struct fz_ctx *c, struct race *rc)
 			break;
 		fz_op(c, "mremap res+0x%zx -> res+0x%zx, 0x%zx", off, off2, len);
 		if (mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
-			   rc->res + off2) == MAP_FAILED)
+			   rc->res + off2) == MAP_FAILED) {
+			/*
+			 * Linux unmaps the destination before it checks the
+			 * source (EFAULT when it spans two mappings): fill
+			 * what is missing there.
+			 */
+			refill(rc, rc->res + off2, len);
 			break;
+		}
 		if (mmap(p, len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
 			 -1, 0) != p)

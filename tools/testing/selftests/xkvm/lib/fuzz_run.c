@@ -8,6 +8,7 @@
  * watchdog's thread and its table of registered contexts (wd_lock).
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -38,9 +39,15 @@ void fz_ctx_init(struct fz_ctx *c, const struct fz_config *cfg,
 	c->round = round;
 	for (p = test; *p; p++)
 		h = h * 131 + (uint8_t)*p;
-	fz_rng_seed(&c->rng, fz_mix(fz_mix(cfg->seed, h), round * 64 + thread));
+	c->sub_seed = fz_mix(fz_mix(cfg->seed, h), round * 64 + thread);
+	fz_rng_seed(&c->rng, c->sub_seed);
 	fz_argmem_init(&c->arg, &c->rng);
 	snprintf(c->op, sizeof(c->op), "start");
+}
+
+void fz_substream(struct fz_ctx *c, struct fz_rng *r)
+{
+	fz_rng_seed(r, fz_mix(c->sub_seed, ++c->nsub));
 }
 
 void fz_ctx_fini(struct fz_ctx *c)
@@ -255,6 +262,17 @@ static void dump_kernel_stacks(void)
 		fz_kmsg("xkvm_fuzz: thread %s kernel stack:\n%s", de->d_name, buf);
 	}
 	closedir(d);
+	/*
+	 * A running thread shows no stack above: have every CPU print its
+	 * backtrace into the kernel log (sysrq l), where a spin in the
+	 * kernel shows up.
+	 */
+	fd = open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "l", 1) != 1)
+			fprintf(stderr, "# sysrq-trigger: %s\n", strerror(errno));
+		close(fd);
+	}
 }
 
 static void *watchdog_fn(void *arg)

@@ -9,6 +9,7 @@
  * thread at a time.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -109,6 +110,30 @@ uint64_t fz_interesting(struct fz_rng *r)
 		return fz_below(r, 64);
 	default:
 		return values[fz_below(r, ARRAY_SIZE(values))];
+	}
+}
+
+bool fz_is_own_memory(uint64_t v)
+{
+	unsigned char vec;
+
+	if (v < 0x10000 || v >= 0x0000800000000000ULL)
+		return false;
+	/* mincore() fails with ENOMEM where nothing is mapped */
+	return mincore((void *)(uintptr_t)(v & ~(uint64_t)(PAGE_SIZE - 1)),
+		       PAGE_SIZE, &vec) == 0 || errno != ENOMEM;
+}
+
+void fz_unpoint(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&v, p + i, 8);
+		if (fz_is_own_memory(v))
+			memset(p + i, 0, 8);
 	}
 }
 

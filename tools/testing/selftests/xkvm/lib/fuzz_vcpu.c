@@ -110,6 +110,10 @@ void fz_msrs_ioctl(struct fz_ctx *c, int fd, bool set)
 		m->entries[i].index = fz_pick_msr(&c->rng);
 		m->entries[i].data = fz_chance(&c->rng, 50) ?
 				     fz_interesting(&c->rng) : fz_rand64(&c->rng);
+		/* See struct fz_config: no EFER.LME without CR4.PAE. */
+		if (set && c->cfg->qemu_tcg &&
+		    m->entries[i].index == FZ_MSR_EFER)
+			m->entries[i].data &= ~EFER_LME;
 		if (fz_chance(&c->rng, 5))
 			m->entries[i].reserved = fz_rand32(&c->rng);
 	}
@@ -527,7 +531,7 @@ void fz_random_ioctl(struct fz_ctx *c, int fd)
 #ifdef KVM_SET_SREGS2
 	    || cmd == KVM_SET_SREGS2
 #endif
-	    || cmd == KVM_SET_NESTED_STATE))
+	    || cmd == KVM_SET_MSRS || cmd == KVM_SET_NESTED_STATE))
 		return;
 #ifdef KVM_SET_USER_MEMORY_REGION2
 	if (cmd == KVM_SET_USER_MEMORY_REGION2)
@@ -536,6 +540,9 @@ void fz_random_ioctl(struct fz_ctx *c, int fd)
 	size = _IOC_SIZE(cmd);
 	if (!size || fz_chance(&c->rng, 15)) {
 		unsigned long v = random_int_arg(&c->rng);
+
+		if (fz_is_own_memory(v))
+			v &= 0xfff;
 
 		fz_op(c, "ioctl 0x%lx fd %d arg 0x%lx", cmd, fd, v);
 		ioctl(fd, cmd, v);
@@ -552,6 +559,7 @@ void fz_random_ioctl(struct fz_ctx *c, int fd)
 			if (fz_chance(&c->rng, 70))
 				memset(buf + i, 0, fz_chance(&c->rng, 50) ? 4 : 3);
 	}
+	fz_unpoint(buf, size);
 	fz_op(c, "ioctl 0x%lx fd %d size %zu", cmd, fd, size);
 	/*
 	 * No canary: some ioctls write more than _IOC_SIZE (lists whose
