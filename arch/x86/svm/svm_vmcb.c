@@ -114,10 +114,11 @@ static void svm_seg_set(struct svm_seg *out, const struct kvm_segment *in)
 	out->selector = in->selector;
 	out->base = in->base;
 	out->limit = in->limit;
-	out->attrib = in->unusable ? 0 :
-		(in->type & 0xf) | (in->s & 1) << 4 | (in->dpl & 3) << 5 |
-		(in->present & 1) << 7 | (in->avl & 1) << 8 |
-		(in->l & 1) << 9 | (in->db & 1) << 10 | (in->g & 1) << 11;
+	/* as on KVM, an unusable segment is only a not-present one */
+	out->attrib = (in->type & 0xf) | (in->s & 1) << 4 |
+		(in->dpl & 3) << 5 | ((in->present & 1) && !in->unusable) << 7 |
+		(in->avl & 1) << 8 | (in->l & 1) << 9 | (in->db & 1) << 10 |
+		(in->g & 1) << 11;
 }
 
 static struct svm_seg *svm_seg(struct svm_vmcb *v, int seg)

@@ -197,6 +197,7 @@ void fz_sregs_quirks(const struct fz_config *cfg, struct kvm_sregs *s)
 	if (!cfg->qemu_tcg)
 		return;
 	s->tr.present = 1;
+	s->tr.unusable = 0;	/* AMD-V: unusable is not present */
 	s->tr.s = 0;
 	s->tr.type = 9;		/* available 32-bit TSS, see struct fz_config */
 	if (!(s->cr4 & X86_CR4_PAE))

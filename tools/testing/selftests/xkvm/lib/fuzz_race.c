@@ -22,7 +22,6 @@
  * the round ends, so a runner never reads unmapped memory.  Only the
  * memory racer changes the reserved range's mappings.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -222,25 +221,6 @@ static void fork_child(struct race *rc)
 		waitpid(pid, NULL, 0);
 }
 
-/*
- * Maps anonymous memory wherever [p, p + len) has a hole; a hole another
- * thread's mapping took meanwhile taints the range.
- */
-static void refill(struct race *rc, uint8_t *p, size_t len)
-{
-	unsigned char vec;
-	size_t i;
-
-	for (i = 0; i < len; i += PAGE_SIZE) {
-		if (mincore(p + i, PAGE_SIZE, &vec) == 0 || errno != ENOMEM)
-			continue;	/* mapped */
-		if (mmap(p + i, PAGE_SIZE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-			 -1, 0) != p + i)
-			rc->tainted = true;
-	}
-}
-
 static void mem_op(struct fz_ctx *c, struct race *rc)
 {
 	struct fz_rng *r = &c->rng;
@@ -287,14 +267,17 @@ static void mem_op(struct fz_ctx *c, struct race *rc)
 		if (off2 + len > R_RES_SIZE || (off2 < off + len && off < off2 + len))
 			break;
 		fz_op(c, "mremap res+0x%zx -> res+0x%zx, 0x%zx", off, off2, len);
+		/* one mapping: mremap() refuses a range over two */
+		mmap(p, len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 		if (mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
 			   rc->res + off2) == MAP_FAILED) {
 			/*
-			 * Linux unmaps the destination before it checks the
-			 * source (EFAULT when it spans two mappings): fill
-			 * what is missing there.
+			 * Linux may have unmapped the destination before it
+			 * failed, and another thread's mmap() may sit in that
+			 * hole by now.
 			 */
-			refill(rc, rc->res + off2, len);
+			rc->tainted = true;
 			break;
 		}
 		if (mmap(p, len, PROT_READ | PROT_WRITE,

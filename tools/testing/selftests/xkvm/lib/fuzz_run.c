@@ -112,7 +112,7 @@ static void crash_handler(int sig, siginfo_t *si, void *uc_arg)
 
 void fz_crash_handler_install(void)
 {
-	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE };
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
 	struct sigaction sa;
 	unsigned int i;
 

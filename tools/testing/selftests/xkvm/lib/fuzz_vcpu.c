@@ -92,7 +92,7 @@ static void fixed_ioctl(struct fz_ctx *c, int fd, unsigned long cmd,
 
 void fz_msrs_ioctl(struct fz_ctx *c, int fd, bool set)
 {
-	uint32_t n = fz_below(&c->rng, 9), i;
+	uint32_t n = fz_below(&c->rng, 9), filled, i;
 	size_t size;
 	struct kvm_msrs *m;
 	struct fz_arg a;
@@ -102,11 +102,13 @@ void fz_msrs_ioctl(struct fz_ctx *c, int fd, bool set)
 	if (fz_chance(&c->rng, 5))
 		n = fz_chance(&c->rng, 50) ? KVM_MAX_IO_MSRS + fz_below(&c->rng, 3) - 1 :
 					     fz_interesting(&c->rng);
-	size = sizeof(*m) + (n < 300 ? n : 4) * sizeof(m->entries[0]);
+	/* a huge count gets a few entries: KVM must not read past them */
+	filled = n < 300 ? n : 4;
+	size = sizeof(*m) + filled * sizeof(m->entries[0]);
 	m = calloc(1, size);
 	TEST_ASSERT(m, "out of memory");
 	m->nmsrs = n;
-	for (i = 0; i < n && i < 300; i++) {
+	for (i = 0; i < filled; i++) {
 		m->entries[i].index = fz_pick_msr(&c->rng);
 		m->entries[i].data = fz_chance(&c->rng, 50) ?
 				     fz_interesting(&c->rng) : fz_rand64(&c->rng);
