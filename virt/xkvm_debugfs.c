@@ -93,6 +93,7 @@ static void xkvm_debugfs_files(struct dentry *dir, struct xkvm *vm,
 /* A new VM, whose fd will be @fd: list it and give it a directory. */
 void xkvm_debugfs_vm_add(struct xkvm *vm, int fd)
 {
+	struct dentry *dup;
 	char name[32];
 
 	vm->debugfs_stats = kcalloc(xkvm_debugfs_nr_stats(),
@@ -105,10 +106,17 @@ void xkvm_debugfs_vm_add(struct xkvm *vm, int fd)
 		 * process under the same fd number lives on (its vCPU fds
 		 * keep it): that VM keeps the directory, as on KVM.
 		 */
-		vm->debugfs_dir = debugfs_create_dir(name, xkvm_debugfs_root);
-		if (!IS_ERR(vm->debugfs_dir))
+		dup = debugfs_lookup(name, xkvm_debugfs_root);
+		if (dup) {
+			dput(dup);
+			pr_warn_ratelimited("xkvm: debugfs: duplicate directory %s\n",
+					    name);
+		} else {
+			vm->debugfs_dir = debugfs_create_dir(name,
+							     xkvm_debugfs_root);
 			xkvm_debugfs_files(vm->debugfs_dir, vm,
 					   vm->debugfs_stats);
+		}
 	}
 	mutex_lock(&xkvm_vm_list_lock);
 	list_add_tail(&vm->vm_list, &xkvm_vm_list);

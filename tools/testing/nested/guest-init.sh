@@ -113,6 +113,8 @@ run_bin()
 {
 	local set=$1 name=$2 rc lvl t0 t1
 	say "TEST-BEGIN $set $name"
+	# Kernel messages of the test must not cut into that line.
+	uart_drain
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	(
 		while read -r kv; do

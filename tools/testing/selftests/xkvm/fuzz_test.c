@@ -19,6 +19,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -53,6 +54,29 @@ static void __attribute__((constructor)) fz_main_init(void)
 static unsigned int hang_secs(void)
 {
 	return 60 * cfg.scale_div;
+}
+
+/*
+ * Random guest code breaks both emulators in ways the fuzzer cannot steer
+ * around (Documentation/fuzzing.md, "Emulator limits"):
+ * - Bochs 2.7 (intel): a guest entered with RFLAGS.IF=0 takes no
+ *   external-interrupt exit until it changes IF itself, so guest code
+ *   that spins after a CLI wedges the host CPU (stock kvm_intel too);
+ * - QEMU 7.2 (amd) under stock kvm_amd: the default run ended in a QEMU
+ *   assertion ("qemu_mutex_lock_iothread_impl") or segfault in most
+ *   reference boots, at timing-dependent points; never in xkvm mode.
+ * There the tests that run random guest code (guest programs, races)
+ * skip; the ioctl sequences run everywhere.  XKVM_FUZZ_FORCE=1 runs all.
+ */
+static const char *guest_code_unfit(void)
+{
+	if (cfg.force)
+		return NULL;
+	if (!strcmp(cfg.machine, "intel"))
+		return "Bochs wedges a CPU on guest code that spins with IF=0 (Documentation/fuzzing.md)";
+	if (cfg.qemu_tcg && xkvm_reference_mode())
+		return "QEMU 7.2 aborts under stock kvm_amd and random guest code (Documentation/fuzzing.md)";
+	return NULL;
 }
 
 typedef void (*fz_round_fn)(struct fz_ctx *c, const void *arg);
@@ -212,9 +236,11 @@ TEST_F_TIMEOUT(baseline, warm_up, FZ_TEST_TIMEOUT)
 	fz_ctx_init(&c, &wcfg, "warm-up", 0, 0);
 	fz_watchdog_register(&c);
 	ioctl_round(&c, NULL);
-	for (m = 0; m < FZ_MODE_NR; m++)
-		guest_round(&c, &m);
-	race_round(&c, NULL);
+	if (!guest_code_unfit()) {
+		for (m = 0; m < FZ_MODE_NR; m++)
+			guest_round(&c, &m);
+		race_round(&c, NULL);
+	}
 	fz_watchdog_unregister(&c);
 	fz_watchdog_stop();
 	fz_ctx_fini(&c);
@@ -274,7 +300,11 @@ FIXTURE_TEARDOWN(guest)
 
 TEST_F_TIMEOUT(guest, programs, FZ_TEST_TIMEOUT)
 {
+	const char *unfit = guest_code_unfit();
 	char name[32];
+
+	if (unfit)
+		SKIP(return, "%s", unfit);
 
 	snprintf(name, sizeof(name), "guest-%s", fz_mode_names[variant->mode]);
 	run_rounds(_metadata, name, 12, 45 / FZ_MODE_NR, 10000, guest_round,
@@ -297,6 +327,10 @@ FIXTURE_TEARDOWN(races)
 
 TEST_F_TIMEOUT(races, run_vs_world, FZ_TEST_TIMEOUT)
 {
+	const char *unfit = guest_code_unfit();
+
+	if (unfit)
+		SKIP(return, "%s", unfit);
 	run_rounds(_metadata, "races", 16, 30, 30000, race_round, NULL);
 }
 

@@ -90,6 +90,7 @@ struct fz_config {
 	 * leave task switches, CR8 and EFER alone and keep CR4.PAE.
 	 */
 	bool qemu_tcg;
+	bool force;		/* XKVM_FUZZ_FORCE: run where it is skipped */
 	int trace_fd;		/* XKVM_FUZZ_TRACE opened, or -1 */
 	bool trace_kmsg;	/* ... and it is /dev/kmsg */
 };

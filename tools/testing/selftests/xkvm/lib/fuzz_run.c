@@ -380,7 +380,8 @@ void fz_kmsg(const char *fmt, ...)
 	va_list ap;
 	int fd, n;
 
-	n = snprintf(line, sizeof(line), "<6>");
+	/* warning level: the console (loglevel=5) shows it */
+	n = snprintf(line, sizeof(line), "<4>");
 	va_start(ap, fmt);
 	n += vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	va_end(ap);

@@ -221,6 +221,7 @@ void fz_config_read(struct fz_config *c, uint64_t default_seed)
 	/* Bochs runs the same guest work about ten times slower than QEMU. */
 	c->scale_div = !strcmp(c->machine, "intel") ? 8 : 1;
 	c->qemu_tcg = !strcmp(c->machine, "amd");
+	c->force = env_u64("XKVM_FUZZ_FORCE", &v) && v;
 	c->trace_fd = -1;
 	c->trace_kmsg = trace && !strcmp(trace, "/dev/kmsg");
 	if (c->trace_kmsg) {
