@@ -221,6 +221,25 @@ static void fork_child(struct race *rc)
 		waitpid(pid, NULL, 0);
 }
 
+/* Fresh anonymous memory over [p, p + len), which is the fuzzer's. */
+static void map_over(uint8_t *p, size_t len)
+{
+	mmap(p, len, PROT_READ | PROT_WRITE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+}
+
+/*
+ * Memory again in the hole [p, p + len) the racer just made; if another
+ * thread's mmap() took part of it meanwhile, the range is tainted.
+ */
+static void fill_hole(struct race *rc, uint8_t *p, size_t len)
+{
+	if (mmap(p, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+		 -1, 0) != p)
+		rc->tainted = true;
+}
+
 static void mem_op(struct fz_ctx *c, struct race *rc)
 {
 	struct fz_rng *r = &c->rng;
@@ -238,17 +257,13 @@ static void mem_op(struct fz_ctx *c, struct race *rc)
 	switch (fz_below(r, 8)) {
 	case 0:
 		fz_op(c, "mmap MAP_FIXED res+0x%zx+0x%zx", off, len);
-		mmap(p, len, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		map_over(p, len);
 		break;
 	case 1:
 		fz_op(c, "munmap res+0x%zx+0x%zx", off, len);
 		munmap(p, len);
 		usleep(fz_below(r, 300));
-		if (mmap(p, len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-			 -1, 0) != p)
-			rc->tainted = true;
+		fill_hole(rc, p, len);
 		break;
 	case 2:
 		fz_op(c, "madvise DONTNEED res+0x%zx+0x%zx", off, len);
@@ -268,8 +283,7 @@ static void mem_op(struct fz_ctx *c, struct race *rc)
 			break;
 		fz_op(c, "mremap res+0x%zx -> res+0x%zx, 0x%zx", off, off2, len);
 		/* one mapping: mremap() refuses a range over two */
-		mmap(p, len, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		map_over(p, len);
 		if (mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
 			   rc->res + off2) == MAP_FAILED) {
 			/*
@@ -280,10 +294,7 @@ static void mem_op(struct fz_ctx *c, struct race *rc)
 			rc->tainted = true;
 			break;
 		}
-		if (mmap(p, len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-			 -1, 0) != p)
-			rc->tainted = true;
+		fill_hole(rc, p, len);
 		break;
 	case 5:
 		fz_op(c, "fork");
