@@ -79,13 +79,17 @@ static int tdp_nx_huge_pages_set(const char *val,
 	return 0;
 }
 
+/* The setting in effect: auto follows the CPU's erratum. */
+static bool tdp_nx_huge_pages_on(void)
+{
+	return tdp_nx_huge_pages >= 0 ? tdp_nx_huge_pages :
+	       boot_cpu_has_bug(X86_BUG_ITLB_MULTIHIT);
+}
+
 /* As KVM's: Y or N, what is in effect. */
 static int tdp_nx_huge_pages_get(char *buf, const struct kernel_param *kp)
 {
-	bool on = tdp_nx_huge_pages >= 0 ? tdp_nx_huge_pages :
-		  boot_cpu_has_bug(X86_BUG_ITLB_MULTIHIT);
-
-	return sysfs_emit(buf, "%c\n", on ? 'Y' : 'N');
+	return sysfs_emit(buf, "%c\n", tdp_nx_huge_pages_on() ? 'Y' : 'N');
 }
 
 static const struct kernel_param_ops tdp_nx_huge_pages_ops = {
@@ -103,8 +107,7 @@ static bool tdp_nx_huge(void)
 
 	if (!f->exec && !f->nx)
 		return false;
-	return tdp_nx_huge_pages >= 0 ? tdp_nx_huge_pages :
-	       boot_cpu_has_bug(X86_BUG_ITLB_MULTIHIT);
+	return tdp_nx_huge_pages_on();
 }
 
 static inline bool tdp_exec(u64 pte)
