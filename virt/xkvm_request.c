@@ -26,6 +26,7 @@
 #include <linux/percpu.h>
 #include <linux/sched/signal.h>
 #include <linux/smp.h>
+#include <trace/events/ipi.h>	/* smp_send_reschedule() traces on 6.4+ */
 
 #include <xkvm/xkvm_host.h>
 
@@ -72,7 +73,11 @@ bool xkvm_vcpu_wake_up(struct xkvm_vcpu *vcpu)
 }
 EXPORT_SYMBOL_GPL(xkvm_vcpu_wake_up);
 
-/* Make the vCPU look at its requests soon: IPI it or wake it.  No wait. */
+/*
+ * Make the vCPU look at its requests soon: IPI it or wake it.  No wait.
+ * Any context, hard IRQ included (the LAPIC timer): the IPI is the
+ * reschedule one, whose arrival alone makes the guest exit.
+ */
 void xkvm_vcpu_kick(struct xkvm_vcpu *vcpu)
 {
 	int cpu;
@@ -82,7 +87,7 @@ void xkvm_vcpu_kick(struct xkvm_vcpu *vcpu)
 	preempt_disable();
 	cpu = xkvm_vcpu_kick_cpu(vcpu);
 	if (cpu >= 0)
-		smp_call_function_single(cpu, xkvm_kick_ipi, NULL, 0);
+		smp_send_reschedule(cpu);
 	preempt_enable();
 }
 EXPORT_SYMBOL_GPL(xkvm_vcpu_kick);

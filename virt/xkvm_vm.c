@@ -31,11 +31,13 @@ static void xkvm_vm_destroy(struct xkvm *vm)
 	unsigned long i;
 
 	xkvm_debugfs_vm_remove(vm);
+	xkvm_arch_vm_release(vm);	/* devices stop before vCPUs go */
 	xkvm_mmu_notifier_exit(vm);
 	xa_for_each(&vm->vcpus, i, vcpu)
 		xkvm_vcpu_destroy(vcpu);
 	xa_destroy(&vm->vcpus);
 	xkvm_arch_destroy_vm(vm);
+	xkvm_irq_routing_free(vm);
 	xkvm_memslots_free(rcu_dereference_protected(vm->memslots, 1));
 	cleanup_srcu_struct(&vm->srcu);
 	mmdrop(vm->mm);
@@ -112,6 +114,7 @@ static struct xkvm *xkvm_vm_alloc(void)
 	vm->id = atomic64_inc_return(&xkvm_vm_ids);
 	mutex_init(&vm->lock);
 	mutex_init(&vm->slots_lock);
+	mutex_init(&vm->irq_lock);
 	spin_lock_init(&vm->mmu_lock);
 	xa_init(&vm->vcpus);
 	atomic_set(&vm->online_vcpus, 0);

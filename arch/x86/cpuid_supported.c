@@ -7,7 +7,8 @@
  *
  * The hypervisor bit is left to the VMM, as KVM does.
  * Only features that work go in: no VMX/SVM (no nested virtualisation),
- * no x2APIC or TSC deadline (no in-kernel LAPIC), no RDTSCP/RDPID (TSC_AUX
+ * x2APIC always (the in-kernel LAPIC has it; VMMs clear it without one),
+ * TSC deadline only through KVM_CAP_TSC_DEADLINE_TIMER, no RDTSCP/RDPID (TSC_AUX
  * is not offered), no XSAVES (no XSS), no paravirtual features.  PKU only
  * where the host uses it (OSPKE), so that PKRU can be switched.
  * Stateless; callable from any thread.
@@ -109,6 +110,8 @@ static int xkvm_cpuid_basic(struct xkvm_cpuid_table *t)
 	if (!xcr0)
 		e->ecx &= ~(BIT(26) | BIT(28) | BIT(29) | BIT(12));
 	e->edx &= LEAF1_EDX;
+	/* the in-kernel LAPIC implements x2APIC whatever the host has, as KVM's */
+	e->ecx |= BIT(21);
 
 	e = xkvm_cpuid_add(t, 7, 0, KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
 	if (!e)

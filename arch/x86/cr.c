@@ -20,6 +20,7 @@
 #include <asm/trapnr.h>
 
 #include <xkvm_x86.h>
+#include "dev/lapic.h"
 
 /* CR4 bits that exist only if both the guest's CPUID and the host have them. */
 static const struct {
@@ -159,7 +160,10 @@ static bool xkvm_x86_mov_to_cr(struct xkvm_vcpu *vcpu, int cr, u64 val)
 	default:	/* 8: the TPR */
 		if (val & ~0xfULL)
 			return false;
-		vcpu->arch.cr8 = val;
+		if (vcpu->arch.apic)
+			xkvm_lapic_set_cr8(vcpu, val);
+		else
+			vcpu->arch.cr8 = val;
 		return true;
 	}
 }
@@ -176,7 +180,7 @@ static u64 xkvm_x86_mov_from_cr(struct xkvm_vcpu *vcpu, int cr)
 	case 4:
 		return st->cr4;
 	default:
-		return vcpu->arch.cr8;
+		return vcpu->arch.apic ? xkvm_lapic_get_cr8(vcpu) : vcpu->arch.cr8;
 	}
 }
 

@@ -206,7 +206,10 @@ static int emu_next_write(struct xkvm_vcpu *vcpu)
 	return 0;
 }
 
-/* Perform the queued writes: RAM now, MMIO pieces as exits.  0: exit. */
+/*
+ * Perform the queued writes: RAM and in-kernel devices now, other MMIO
+ * pieces as exits.  0: exit.
+ */
 static int emu_commit_writes(struct xkvm_emu *e)
 {
 	struct xkvm_x86_pending_io *p = e->p;
@@ -218,7 +221,9 @@ static int emu_commit_writes(struct xkvm_emu *e)
 		const struct emu_write *w = &e->writes[i];
 		struct xkvm_x86_mmio_piece *m;
 
-		if (!xkvm_write_guest(e->vcpu->vm, w->gpa, w->data, w->len))
+		if (!xkvm_write_guest(e->vcpu->vm, w->gpa, w->data, w->len) ||
+		    xkvm_x86_irqchip_mmio(e->vcpu, w->gpa, true, w->len,
+					  (void *)w->data))
 			continue;
 		m = &p->writes[p->nr_writes++];
 		m->gpa = w->gpa;

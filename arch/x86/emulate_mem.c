@@ -5,7 +5,8 @@
  * type checks, or the canonical check in 64-bit mode: #GP/#SS), the guest
  * page walk makes it guest-physical (#PF with CR2), and each piece of an
  * access within one page is either RAM (a memslot: read or written here)
- * or MMIO (at most 8 bytes: a KVM_EXIT_MMIO).
+ * or MMIO: an in-kernel device's (arch/x86/irqchip.c), or at most 8 bytes
+ * of a KVM_EXIT_MMIO.
  *
  * Reads: a read served by userspace earlier in this instruction comes from
  * the cache in vcpu->arch.pending; the first MMIO piece not served yet
@@ -163,7 +164,8 @@ int emu_read(struct xkvm_emu *e, int seg, u64 ea, void *val, int size)
 		r = emu_translate(e, at, false, &gpa);
 		if (r)
 			return r;
-		if (xkvm_read_guest(e->vcpu->vm, gpa, val + done, n)) {
+		if (xkvm_read_guest(e->vcpu->vm, gpa, val + done, n) &&
+		    !xkvm_x86_irqchip_mmio(e->vcpu, gpa, false, n, val + done)) {
 			p->read_len[idx] = size;
 			memcpy(p->part_data, val, done);
 			p->part_len = done;

@@ -24,6 +24,13 @@
  * in-kernel irqchip a second KVM_INTERRUPT before the entry replaces the
  * first, and no SIPI vector is kept.
  *
+ * With an in-kernel LAPIC, the interrupt of step 3 comes from the
+ * controllers (xkvm_x86_irqchip_prepare, interrupts still on): the PIC's
+ * ExtINT first, then the LAPIC's highest request above its priority, taken
+ * (INTA / IRR to ISR) only when the guest can accept it now; otherwise the
+ * interrupt window is armed.  A request another thread raises after that
+ * (XKVM_REQ_EVENT) cancels the entry, and the choice is made again.
+ *
  * vCPU thread only (xkvm_vcpu.mutex); the injection itself runs with
  * interrupts off right before the vendor's enter_guest.
  */
@@ -32,6 +39,7 @@
 #include <asm/trapnr.h>
 
 #include <xkvm_x86.h>
+#include "dev/lapic.h"
 
 #define XKVM_NR_INTERRUPTS	256
 
@@ -137,6 +145,17 @@ static bool xkvm_x86_nmi_allowed(struct xkvm_vcpu *vcpu)
 }
 
 /*
+ * Does userspace's interrupt controller deliver through KVM_INTERRUPT, and
+ * can this vCPU take it: no irqchip, or a split one whose LAPIC takes
+ * ExtINT (LINT0 unmasked, or the APIC off), as on KVM.
+ */
+static bool xkvm_x86_user_extint_ok(struct xkvm_vcpu *vcpu)
+{
+	return !vcpu->arch.apic ||
+	       (!vcpu->vm->arch.pic && xkvm_lapic_accepts_extint(vcpu));
+}
+
+/*
  * Right before the entry, interrupts off: hand at most one event to the
  * vendor, in KVM's order, and arm the windows for what still waits.
  */
@@ -148,8 +167,13 @@ void xkvm_x86_inject_events(struct xkvm_vcpu *vcpu)
 	struct xkvm_x86_event ev = { 0 };
 	bool irq_window;
 
-	/* userspace asked to hear when an interrupt could go in */
-	irq_window = vcpu->arch.request_irq_window && !irq->pending;
+	/*
+	 * userspace asked to hear when an interrupt could go in, and one it
+	 * queued could reach the vCPU (else the window would open at once
+	 * and keep the guest from running)
+	 */
+	irq_window = vcpu->arch.request_irq_window && !irq->pending &&
+		     xkvm_x86_user_extint_ok(vcpu);
 
 	if (vcpu->arch.injected_valid) {
 		ev = vcpu->arch.injected;
@@ -177,27 +201,99 @@ void xkvm_x86_inject_events(struct xkvm_vcpu *vcpu)
 		xkvm_x86_stat_inc(vcpu, nmi_injections);
 		xkvm_x86_ops->inject_event(vcpu, &ev);
 	}
-	xkvm_x86_ops->set_irq_window(vcpu, irq_window || irq->pending);
+	xkvm_x86_ops->set_irq_window(vcpu, irq_window || irq->pending ||
+				     vcpu->arch.irq_window_wanted);
 	xkvm_x86_ops->set_nmi_window(vcpu, nmi->pending);
 }
 
-bool xkvm_x86_ready_for_interrupt(struct xkvm_vcpu *vcpu)
+/*
+ * In-kernel irqchip: choose the interrupt for the next entry, before
+ * interrupts go off (the PIC's lock is taken for its INTA).
+ */
+void xkvm_x86_irqchip_prepare(struct xkvm_vcpu *vcpu)
 {
-	return !vcpu->arch.interrupt.pending && !vcpu->arch.exception.pending &&
-	       xkvm_x86_interrupt_allowed(vcpu);
+	struct xkvm_x86_interrupt *irq = &vcpu->arch.interrupt;
+	int vec;
+
+	vcpu->arch.irq_window_wanted = false;
+	if (!vcpu->arch.apic || irq->pending)
+		return;
+	if (xkvm_x86_irqchip_extint(vcpu, false) < 0 &&
+	    xkvm_lapic_pending_vector(vcpu) < 0)
+		return;
+	if (vcpu->arch.exception.pending || !xkvm_x86_interrupt_allowed(vcpu)) {
+		vcpu->arch.irq_window_wanted = true;
+		return;
+	}
+	vec = xkvm_x86_irqchip_extint(vcpu, true);
+	if (vec < 0) {
+		vec = xkvm_lapic_pending_vector(vcpu);
+		if (vec < 0)
+			return;
+		xkvm_lapic_ack(vcpu, vec);
+	}
+	irq->vector = vec;
+	irq->pending = true;
 }
 
-/* An event is waiting that the guest can be woken for. */
+/*
+ * kvm_run's ready_for_interrupt_injection: userspace may queue an
+ * interrupt now.  With the PIC in the kernel userspace never does, and
+ * KVM reports 1.
+ */
+bool xkvm_x86_ready_for_interrupt(struct xkvm_vcpu *vcpu)
+{
+	if (vcpu->vm->arch.pic && vcpu->arch.apic)
+		return true;
+	return xkvm_x86_user_extint_ok(vcpu) && !vcpu->arch.interrupt.pending &&
+	       !vcpu->arch.exception.pending && xkvm_x86_interrupt_allowed(vcpu);
+}
+
+/* Something the halted vCPU must wake up for. */
+static bool xkvm_x86_halt_wakeup(struct xkvm_vcpu *vcpu)
+{
+	if (vcpu->arch.nmi.pending || atomic_read(&vcpu->arch.nmi_queued) ||
+	    vcpu->arch.exception.pending || vcpu->arch.interrupt.pending ||
+	    vcpu->arch.injected_valid)
+		return true;
+	if (!(vcpu->arch.rflags & X86_EFLAGS_IF))
+		return false;
+	return xkvm_lapic_pending_vector(vcpu) >= 0 ||
+	       xkvm_x86_irqchip_extint(vcpu, false) >= 0;
+}
+
+/*
+ * May the vCPU run: it is RUNNABLE, or a halted one has something to
+ * take, or an INIT/SIPI waits.  The vCPU thread, also as the condition
+ * it blocks on.
+ */
 bool xkvm_arch_vcpu_runnable(struct xkvm_vcpu *vcpu)
 {
-	return vcpu->arch.exception.pending || vcpu->arch.nmi.pending ||
-	       vcpu->arch.interrupt.pending || vcpu->arch.injected_valid;
+	if (xkvm_lapic_has_init_events(vcpu))
+		return true;
+	switch (vcpu->arch.mp_state) {
+	case KVM_MP_STATE_RUNNABLE:
+		return true;
+	case KVM_MP_STATE_HALTED:
+		return xkvm_x86_halt_wakeup(vcpu);
+	default:	/* waiting for INIT or SIPI */
+		return false;
+	}
+}
+
+/* NMIs other vCPUs sent (XKVM_REQ_NMI): at most two wait, as on the CPU. */
+void xkvm_x86_take_queued_nmis(struct xkvm_vcpu *vcpu)
+{
+	struct xkvm_x86_nmi *nmi = &vcpu->arch.nmi;
+	unsigned int n = atomic_xchg(&vcpu->arch.nmi_queued, 0);
+
+	nmi->pending = min_t(unsigned int, nmi->pending + n, nmi->masked ? 1 : 2);
 }
 
 /* After an exit: is the window userspace asked for open now? */
 bool xkvm_x86_irq_window_open(struct xkvm_vcpu *vcpu)
 {
-	if (!vcpu->arch.request_irq_window ||
+	if (!vcpu->arch.request_irq_window || vcpu->vm->arch.pic ||
 	    !xkvm_x86_ready_for_interrupt(vcpu))
 		return false;
 	xkvm_x86_stat_inc(vcpu, request_irq_exits);
@@ -224,6 +320,9 @@ static long xkvm_x86_interrupt(struct xkvm_vcpu *vcpu,
 		return -EFAULT;
 	if (irq.irq >= XKVM_NR_INTERRUPTS)
 		return -EINVAL;
+	/* the in-kernel PIC is the only source of ExtINT then */
+	if (vcpu->arch.apic && vcpu->vm->arch.pic)
+		return -ENXIO;
 	/* without an in-kernel irqchip a second one replaces the first */
 	vcpu->arch.interrupt.vector = irq.irq;
 	vcpu->arch.interrupt.pending = true;
@@ -276,8 +375,7 @@ static long xkvm_x86_get_events(struct xkvm_vcpu *vcpu,
 	ev.nmi.injected = injected && inj->type == XKVM_EVENT_NMI;
 	ev.nmi.pending = vcpu->arch.nmi.pending != 0;
 	ev.nmi.masked = vcpu->arch.nmi.masked;
-	/* the SIPI vector lives in an in-kernel LAPIC, which xkvm lacks */
-	ev.sipi_vector = 0;
+	ev.sipi_vector = vcpu->arch.apic ? vcpu->arch.apic->sipi_vector : 0;
 	ev.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW |
 		   KVM_VCPUEVENT_VALID_SMM;
 	return copy_to_user(argp, &ev, sizeof(ev)) ? -EFAULT : 0;
@@ -338,6 +436,8 @@ static long xkvm_x86_set_events(struct xkvm_vcpu *vcpu,
 	}
 	if (ev.flags & KVM_VCPUEVENT_VALID_SHADOW)
 		xkvm_x86_ops->set_interrupt_shadow(vcpu, ev.interrupt.shadow);
+	if ((ev.flags & KVM_VCPUEVENT_VALID_SIPI_VECTOR) && vcpu->arch.apic)
+		vcpu->arch.apic->sipi_vector = ev.sipi_vector;
 	if (ev.flags & KVM_VCPUEVENT_VALID_NMI_PENDING)
 		vcpu->arch.nmi.pending = !!ev.nmi.pending;
 	vcpu->arch.nmi.masked = ev.nmi.masked;

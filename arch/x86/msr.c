@@ -13,6 +13,7 @@
 #include <asm/cpufeature.h>
 
 #include <xkvm_x86.h>
+#include "dev/lapic.h"
 
 static bool xkvm_guest_has(struct xkvm_vcpu *vcpu, u32 leaf, int reg, int bit)
 {
@@ -81,6 +82,26 @@ static bool xkvm_x86_tsc_aux_allowed(struct xkvm_vcpu *vcpu, bool host)
 }
 
 /*
+ * The APIC base.  The guest may not go from x2APIC straight to xAPIC
+ * mode, nor from disabled to x2APIC; userspace may (KVM's rules).
+ */
+static int xkvm_x86_set_apic_base(struct xkvm_vcpu *vcpu, u64 data, bool host)
+{
+	u64 old = vcpu->arch.apic_base;
+	bool was_x2 = old & X2APIC_ENABLE, was_on = old & MSR_IA32_APICBASE_ENABLE;
+
+	if (!xkvm_x86_apic_base_valid(vcpu, data))
+		return -EINVAL;
+	if (!host && vcpu->arch.apic &&
+	    ((was_x2 && !(data & X2APIC_ENABLE) &&
+	      (data & MSR_IA32_APICBASE_ENABLE)) ||
+	     (!was_on && (data & X2APIC_ENABLE))))
+		return -EINVAL;
+	xkvm_lapic_set_base(vcpu, data);
+	return 0;
+}
+
+/*
  * Read an MSR: EFER and APIC base here, then the vendor's control block,
  * then the core's own MSR groups.  Non-zero: the MSR does not exist or
  * refuses (#GP for the guest, a short count for KVM_GET_MSRS).
@@ -98,11 +119,16 @@ int xkvm_x86_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data,
 	case MSR_IA32_APICBASE:
 		*data = vcpu->arch.apic_base;
 		return 0;
+	case MSR_IA32_TSC_DEADLINE:
+		*data = xkvm_lapic_get_tsc_deadline(vcpu);
+		return 0;
 	case MSR_TSC_AUX:
 		if (!xkvm_x86_tsc_aux_allowed(vcpu, host_initiated))
 			return -EINVAL;
 		break;
 	}
+	if (xkvm_lapic_is_x2apic_msr(index))
+		return xkvm_lapic_msr_read(vcpu, index, data) ? -EINVAL : 0;
 	r = xkvm_x86_ops->get_msr(vcpu, index, data);
 	if (r == 1)
 		r = xkvm_x86_common_get_msr(vcpu, index, data);
@@ -141,15 +167,17 @@ int xkvm_x86_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
 	case MSR_EFER:
 		return xkvm_x86_set_efer(vcpu, data, host_initiated);
 	case MSR_IA32_APICBASE:
-		if (!xkvm_x86_apic_base_valid(vcpu, data))
-			return -EINVAL;
-		vcpu->arch.apic_base = data;
+		return xkvm_x86_set_apic_base(vcpu, data, host_initiated);
+	case MSR_IA32_TSC_DEADLINE:
+		xkvm_lapic_set_tsc_deadline(vcpu, data);
 		return 0;
 	case MSR_TSC_AUX:
 		if (!xkvm_x86_tsc_aux_allowed(vcpu, host_initiated))
 			return -EINVAL;
 		break;
 	}
+	if (xkvm_lapic_is_x2apic_msr(index))
+		return xkvm_lapic_msr_write(vcpu, index, data) ? -EINVAL : 0;
 	r = xkvm_x86_ops->set_msr(vcpu, index, data, host_initiated);
 	if (r == 1)
 		r = xkvm_x86_common_set_msr(vcpu, index, data, host_initiated);

@@ -11,6 +11,7 @@
 #include <asm/cpufeature.h>
 
 #include <xkvm_x86.h>
+#include "dev/lapic.h"
 
 void xkvm_x86_state_need(struct xkvm_vcpu *vcpu, u32 which)
 {
@@ -78,7 +79,8 @@ void xkvm_x86_reset_regs(struct xkvm_vcpu *vcpu)
 	st->cr2 = st->cr3 = st->cr4 = st->efer = 0;
 	vcpu->arch.cr8 = 0;
 	vcpu->arch.apic_base = 0xfee00000 | MSR_IA32_APICBASE_ENABLE |
-			       (vcpu->vcpu_id == 0 ? MSR_IA32_APICBASE_BSP : 0);
+			       (vcpu->vcpu_id == vcpu->vm->arch.bsp_vcpu_id ?
+				MSR_IA32_APICBASE_BSP : 0);
 	xkvm_x86_events_reset(vcpu);
 	vcpu->arch.pending.kind = XKVM_COMPLETE_NONE;
 	xkvm_x86_state_dirty(vcpu, XKVM_STATE_ALL);
@@ -139,7 +141,7 @@ static void xkvm_x86_get_sregs(struct xkvm_vcpu *vcpu, struct kvm_sregs *s)
 	s->cr2 = st->cr2;
 	s->cr3 = st->cr3;
 	s->cr4 = st->cr4;
-	s->cr8 = vcpu->arch.cr8;
+	s->cr8 = vcpu->arch.apic ? xkvm_lapic_get_cr8(vcpu) : vcpu->arch.cr8;
 	s->efer = st->efer;
 	s->apic_base = vcpu->arch.apic_base;
 }
@@ -195,8 +197,13 @@ static int xkvm_x86_set_sregs(struct xkvm_vcpu *vcpu, const struct kvm_sregs *s)
 	st->cr3 = s->cr3;
 	st->cr4 = s->cr4;
 	st->efer = s->efer;
-	vcpu->arch.cr8 = s->cr8;
-	vcpu->arch.apic_base = s->apic_base;
+	if (vcpu->arch.apic) {
+		xkvm_lapic_set_cr8(vcpu, s->cr8);
+		xkvm_lapic_set_base(vcpu, s->apic_base);
+	} else {
+		vcpu->arch.cr8 = s->cr8;
+		vcpu->arch.apic_base = s->apic_base;
+	}
 	xkvm_x86_state_dirty(vcpu, XKVM_STATE_ALL);
 	return 0;
 }

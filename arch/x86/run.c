@@ -22,6 +22,7 @@
 
 #include <xkvm/xkvm_compat.h>
 #include <xkvm_x86.h>
+#include "dev/lapic.h"
 
 static u64 xkvm_host_xcr0;
 
@@ -60,6 +61,20 @@ static int xkvm_x86_complete_userspace(struct xkvm_vcpu *vcpu)
 	return 1;
 }
 
+/* Port I/O an in-kernel device (PIC, PIT) serves: done, RIP moves on. */
+static bool xkvm_x86_pio_in_kernel(struct xkvm_vcpu *vcpu,
+				   const struct xkvm_x86_io *io)
+{
+	u32 val = vcpu->arch.regs[XKVM_REG_RAX];
+
+	if (!xkvm_x86_irqchip_pio(vcpu, io->port, io->in, io->size, &val))
+		return false;
+	if (io->in)
+		xkvm_x86_write_reg(vcpu, XKVM_REG_RAX, false, io->size, val);
+	vcpu->arch.rip = io->next_rip;
+	return true;
+}
+
 int xkvm_x86_exit_io(struct xkvm_vcpu *vcpu, const struct xkvm_x86_io *io)
 {
 	struct kvm_run *run = vcpu->run;
@@ -67,6 +82,8 @@ int xkvm_x86_exit_io(struct xkvm_vcpu *vcpu, const struct xkvm_x86_io *io)
 	xkvm_x86_stat_inc(vcpu, exits_io);
 	if (io->string)
 		return xkvm_x86_emulate_string_io(vcpu, io);
+	if (xkvm_x86_pio_in_kernel(vcpu, io))
+		return 1;
 	xkvm_x86_stat_inc(vcpu, io_exits);
 
 	run->exit_reason = KVM_EXIT_IO;
@@ -87,11 +104,20 @@ int xkvm_x86_exit_io(struct xkvm_vcpu *vcpu, const struct xkvm_x86_io *io)
 }
 EXPORT_SYMBOL_GPL(xkvm_x86_exit_io);
 
+/*
+ * HLT: to userspace without an in-kernel LAPIC; with one, the vCPU halts
+ * in the kernel (xkvm_x86_vcpu_run blocks it) until it has an interrupt
+ * to take, as on KVM.
+ */
 int xkvm_x86_exit_hlt(struct xkvm_vcpu *vcpu, u64 next_rip)
 {
 	xkvm_x86_stat_inc(vcpu, exits_hlt);
 	xkvm_x86_stat_inc(vcpu, halt_exits);
 	vcpu->arch.rip = next_rip;
+	if (vcpu->arch.apic) {
+		vcpu->arch.mp_state = KVM_MP_STATE_HALTED;
+		return 1;
+	}
 	vcpu->run->exit_reason = KVM_EXIT_HLT;
 	return 0;
 }
@@ -255,6 +281,10 @@ static void xkvm_x86_handle_requests(struct xkvm_vcpu *vcpu)
 {
 	if (xkvm_check_request(XKVM_REQ_TLB_FLUSH, vcpu))
 		vcpu->arch.tlb_flush_pending = true;
+	if (xkvm_check_request(XKVM_REQ_NMI, vcpu))
+		xkvm_x86_take_queued_nmis(vcpu);
+	/* the event is looked at by every round anyway */
+	xkvm_check_request(XKVM_REQ_EVENT, vcpu);
 }
 
 /*
@@ -285,6 +315,22 @@ static void xkvm_x86_put_guest_pkru(struct xkvm_vcpu *vcpu)
 		write_pkru(vcpu->arch.host_pkru);
 }
 
+/*
+ * After an exit handled in the kernel: does userspace want to hear of it
+ * (an interrupt window it asked for, a split irqchip's level EOI)?
+ */
+static int xkvm_x86_exit_to_userspace(struct xkvm_vcpu *vcpu)
+{
+	int vec = xkvm_lapic_take_eoi_exit(vcpu);
+
+	if (vec >= 0) {
+		vcpu->run->exit_reason = KVM_EXIT_IOAPIC_EOI;
+		vcpu->run->eoi.vector = vec;
+		return 0;
+	}
+	return xkvm_x86_irq_window_open(vcpu) ? 0 : 1;
+}
+
 /* One entry and exit.  Returns like an exit handler. */
 static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 {
@@ -298,6 +344,7 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 		xkvm_x86_stat_inc(vcpu, signal_exits);
 		return r;
 	}
+	xkvm_x86_irqchip_prepare(vcpu);
 
 	preempt_disable();
 	local_irq_disable();
@@ -341,9 +388,33 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 
 	xkvm_x86_stat_inc(vcpu, exits);
 	r = xkvm_x86_ops->handle_exit(vcpu);
-	if (r > 0 && xkvm_x86_irq_window_open(vcpu))
-		r = 0;
+	if (r > 0)
+		r = xkvm_x86_exit_to_userspace(vcpu);
 	return r;
+}
+
+/*
+ * A vCPU that is halted or waits for INIT/SIPI: sleep until it may run
+ * (no host CPU is spent), then take INIT/SIPI.  Returns like an exit
+ * handler; a signal ends KVM_RUN with -EINTR.
+ */
+static int xkvm_x86_vcpu_wait(struct xkvm_vcpu *vcpu)
+{
+	if (xkvm_request_pending(vcpu))
+		xkvm_x86_handle_requests(vcpu);
+	if (!xkvm_arch_vcpu_runnable(vcpu))
+		xkvm_vcpu_block(vcpu);
+	if (xkvm_request_pending(vcpu))
+		xkvm_x86_handle_requests(vcpu);
+	xkvm_lapic_accept_events(vcpu);
+	if (vcpu->arch.mp_state == KVM_MP_STATE_HALTED &&
+	    xkvm_arch_vcpu_runnable(vcpu))
+		vcpu->arch.mp_state = KVM_MP_STATE_RUNNABLE;
+	if (xkvm_vcpu_handle_entry_work(vcpu)) {
+		xkvm_x86_stat_inc(vcpu, signal_exits);
+		return -EINTR;
+	}
+	return 1;
 }
 
 int xkvm_x86_vcpu_run(struct xkvm_vcpu *vcpu)
@@ -351,6 +422,13 @@ int xkvm_x86_vcpu_run(struct xkvm_vcpu *vcpu)
 	int r;
 
 	do {
+		if (vcpu->arch.apic) {
+			xkvm_lapic_accept_events(vcpu);
+			if (vcpu->arch.mp_state != KVM_MP_STATE_RUNNABLE) {
+				r = xkvm_x86_vcpu_wait(vcpu);
+				continue;
+			}
+		}
 		r = xkvm_x86_enter_once(vcpu);
 	} while (r > 0);
 	return r;
@@ -361,7 +439,7 @@ static void xkvm_x86_post_run(struct xkvm_vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 
 	run->if_flag = !!(vcpu->arch.rflags & X86_EFLAGS_IF);
-	run->cr8 = vcpu->arch.cr8;
+	run->cr8 = vcpu->arch.apic ? xkvm_lapic_get_cr8(vcpu) : vcpu->arch.cr8;
 	run->apic_base = vcpu->arch.apic_base;
 	run->ready_for_interrupt_injection = xkvm_x86_ready_for_interrupt(vcpu);
 }
@@ -375,10 +453,14 @@ int xkvm_arch_vcpu_run(struct xkvm_vcpu *vcpu)
 	/* the page is shared with userspace: each field is read once */
 	cr8 = READ_ONCE(run->cr8);
 	run->flags = 0;
-	if (READ_ONCE(run->kvm_valid_regs) || READ_ONCE(run->kvm_dirty_regs) ||
-	    cr8 > 15)
+	if (READ_ONCE(run->kvm_valid_regs) || READ_ONCE(run->kvm_dirty_regs))
 		return -EINVAL;
-	vcpu->arch.cr8 = cr8;
+	/* with an in-kernel LAPIC its TPR is CR8; kvm_run's is only reported */
+	if (!vcpu->arch.apic) {
+		if (cr8 > 15)
+			return -EINVAL;
+		vcpu->arch.cr8 = cr8;
+	}
 	vcpu->arch.request_irq_window = READ_ONCE(run->request_interrupt_window);
 	/* userspace ran since the last entry: its data may be in L1D */
 	vcpu->arch.l1d_flush = true;

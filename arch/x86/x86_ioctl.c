@@ -15,9 +15,9 @@
 #include <asm/msr.h>
 #include <asm/tsc.h>
 
-#define XKVM_MAX_IRQ_ROUTES	4096
-
 #include <xkvm_x86.h>
+#include "dev/irqchip.h"
+#include "dev/lapic.h"
 
 /*
  * Guest-physical address bits a memslot may use: the host's, but no more
@@ -28,6 +28,9 @@ int xkvm_arch_max_phys_bits(void)
 {
 	return min_t(int, boot_cpu_data.x86_phys_bits, 48);
 }
+
+#define XKVM_X2APIC_API_VALID	(KVM_X2APIC_API_USE_32BIT_IDS | \
+				 KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK)
 
 int xkvm_arch_check_extension(struct xkvm *vm, long cap)
 {
@@ -50,7 +53,21 @@ int xkvm_arch_check_extension(struct xkvm *vm, long cap)
 	case KVM_CAP_VCPU_EVENTS:
 	case KVM_CAP_USER_NMI:
 	case KVM_CAP_BINARY_STATS_FD:
+	case KVM_CAP_IRQCHIP:
+	case KVM_CAP_HLT:
+	case KVM_CAP_PIT:
+	case KVM_CAP_PIT2:
+	case KVM_CAP_PIT_STATE2:
+	case KVM_CAP_REINJECT_CONTROL:
+	case KVM_CAP_IRQ_INJECT_STATUS:
+	case KVM_CAP_SPLIT_IRQCHIP:
+	case KVM_CAP_TSC_DEADLINE_TIMER:
+	case KVM_CAP_ENABLE_CAP_VM:
+	case KVM_CAP_SET_BOOT_CPU_ID:
+	case KVM_CAP_SIGNAL_MSI:
 		return 1;
+	case KVM_CAP_X2APIC_API:
+		return XKVM_X2APIC_API_VALID;
 	case KVM_CAP_IRQ_ROUTING:
 		/* routes exist only with an in-kernel irqchip, as on KVM */
 		return XKVM_MAX_IRQ_ROUTES;
@@ -105,9 +122,73 @@ out:
 	return r;
 }
 
+static long xkvm_x86_enable_x2apic_api(struct xkvm *vm, u64 flags)
+{
+	if (flags & ~XKVM_X2APIC_API_VALID)
+		return -EINVAL;
+	mutex_lock(&vm->lock);
+	WRITE_ONCE(vm->arch.x2apic_format,
+		   flags & KVM_X2APIC_API_USE_32BIT_IDS);
+	WRITE_ONCE(vm->arch.x2apic_broadcast_quirk_disabled,
+		   flags & KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK);
+	mutex_unlock(&vm->lock);
+	return 0;
+}
+
+/* KVM_CAP_MAX_VCPU_ID: set once (again with the same value is fine). */
+static long xkvm_x86_enable_max_vcpu_id(struct xkvm *vm, u64 max)
+{
+	long r = -EINVAL;
+
+	if (max > XKVM_MAX_VCPU_IDS)
+		return -EINVAL;
+	mutex_lock(&vm->lock);
+	if (vm->arch.max_vcpu_ids == max || !vm->arch.max_vcpu_ids) {
+		vm->arch.max_vcpu_ids = max;
+		r = 0;
+	}
+	mutex_unlock(&vm->lock);
+	return r;
+}
+
+static long xkvm_x86_vm_enable_cap(struct xkvm *vm,
+				   struct kvm_enable_cap __user *argp)
+{
+	struct kvm_enable_cap cap;
+	long r;
+
+	if (copy_from_user(&cap, argp, sizeof(cap)))
+		return -EFAULT;
+	if (cap.flags)
+		return -EINVAL;
+	switch (cap.cap) {
+	case KVM_CAP_X2APIC_API:
+		return xkvm_x86_enable_x2apic_api(vm, cap.args[0]);
+	case KVM_CAP_MAX_VCPU_ID:
+		return xkvm_x86_enable_max_vcpu_id(vm, cap.args[0]);
+	}
+	r = xkvm_x86_irqchip_enable_cap(vm, &cap);
+	return r == -ENOIOCTLCMD ? -EINVAL : r;
+}
+
+static long xkvm_x86_set_boot_cpu_id(struct xkvm *vm, unsigned long id)
+{
+	long r = 0;
+
+	mutex_lock(&vm->lock);
+	if (vm->created_vcpus)
+		r = -EBUSY;
+	else
+		vm->arch.bsp_vcpu_id = id;
+	mutex_unlock(&vm->lock);
+	return r;
+}
+
 long xkvm_arch_vm_ioctl(struct xkvm *vm, unsigned int ioctl,
 			unsigned long arg)
 {
+	long r;
+
 	switch (ioctl) {
 	case KVM_SET_TSS_ADDR:
 		/* The TSS for real-mode emulation; xkvm runs real mode natively. */
@@ -117,12 +198,42 @@ long xkvm_arch_vm_ioctl(struct xkvm *vm, unsigned int ioctl,
 		return 0;
 	case KVM_SET_IDENTITY_MAP_ADDR:
 		return xkvm_x86_set_identity_map_addr(vm, (void __user *)arg);
-	case KVM_SET_GSI_ROUTING:
-		/* KVM refuses routing without an in-kernel irqchip */
-		return -EINVAL;
-	default:
-		return -ENOTTY;
+	case KVM_ENABLE_CAP:
+		return xkvm_x86_vm_enable_cap(vm, (void __user *)arg);
+	case KVM_SET_BOOT_CPU_ID:
+		return xkvm_x86_set_boot_cpu_id(vm, arg);
 	}
+	r = xkvm_x86_irqchip_vm_ioctl(vm, ioctl, (void __user *)arg);
+	return r == -ENOIOCTLCMD ? -ENOTTY : r;
+}
+
+/*
+ * Without an in-kernel LAPIC only RUNNABLE exists, as on KVM.
+ * SIPI_RECEIVED means an INIT was taken and a SIPI waits.
+ */
+static long xkvm_x86_set_mp_state(struct xkvm_vcpu *vcpu, u32 state)
+{
+	switch (state) {
+	case KVM_MP_STATE_RUNNABLE:
+		break;
+	case KVM_MP_STATE_UNINITIALIZED:
+	case KVM_MP_STATE_HALTED:
+	case KVM_MP_STATE_INIT_RECEIVED:
+	case KVM_MP_STATE_SIPI_RECEIVED:
+	case KVM_MP_STATE_AP_RESET_HOLD:
+		if (!vcpu->arch.apic)
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (state == KVM_MP_STATE_SIPI_RECEIVED) {
+		state = KVM_MP_STATE_INIT_RECEIVED;
+		xkvm_lapic_queue_sipi(vcpu);
+	}
+	vcpu->arch.mp_state = state;
+	xkvm_make_request(XKVM_REQ_EVENT, vcpu);
+	return 0;
 }
 
 /* KVM_GET/SET_MP_STATE and KVM_GET_TSC_KHZ */
@@ -135,16 +246,13 @@ static long xkvm_x86_misc_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 	case KVM_GET_TSC_KHZ:
 		return tsc_khz;
 	case KVM_GET_MP_STATE:
+		xkvm_lapic_accept_events(vcpu);
 		mp.mp_state = vcpu->arch.mp_state;
 		return copy_to_user(argp, &mp, sizeof(mp)) ? -EFAULT : 0;
 	case KVM_SET_MP_STATE:
 		if (copy_from_user(&mp, argp, sizeof(mp)))
 			return -EFAULT;
-		/* without an in-kernel LAPIC only RUNNABLE exists, as on KVM */
-		if (mp.mp_state != KVM_MP_STATE_RUNNABLE)
-			return -EINVAL;
-		vcpu->arch.mp_state = mp.mp_state;
-		return 0;
+		return xkvm_x86_set_mp_state(vcpu, mp.mp_state);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -161,6 +269,7 @@ static long (*const xkvm_x86_vcpu_ioctl_groups[])(struct xkvm_vcpu *vcpu,
 	xkvm_x86_events_ioctl,
 	xkvm_x86_debugreg_ioctl,
 	xkvm_x86_misc_ioctl,
+	xkvm_x86_irqchip_vcpu_ioctl,
 };
 
 long xkvm_arch_vcpu_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
@@ -198,6 +307,7 @@ int xkvm_arch_init_vm(struct xkvm *vm, unsigned long type)
 
 void xkvm_arch_destroy_vm(struct xkvm *vm)
 {
+	xkvm_x86_irqchip_destroy(vm);
 	if (xkvm_x86_ops->vm_destroy)
 		xkvm_x86_ops->vm_destroy(vm);
 	xkvm_tdp_destroy(vm);
@@ -205,25 +315,36 @@ void xkvm_arch_destroy_vm(struct xkvm *vm)
 
 int xkvm_arch_vcpu_create(struct xkvm_vcpu *vcpu)
 {
+	u32 max_ids = READ_ONCE(vcpu->vm->arch.max_vcpu_ids);
 	int r;
 
+	if (max_ids && vcpu->vcpu_id >= max_ids)
+		return -EINVAL;
 	if (!fpu_alloc_guest_fpstate(&vcpu->arch.guest_fpu))
 		return -ENOMEM;
 	r = xkvm_x86_ops->vcpu_create(vcpu);
-	if (r) {
-		fpu_free_guest_fpstate(&vcpu->arch.guest_fpu);
-		return r;
-	}
+	if (r)
+		goto free_fpu;
 	vcpu->arch.xcr0 = XFEATURE_MASK_FP;
 	vcpu->arch.mp_state = KVM_MP_STATE_RUNNABLE;
 	xkvm_x86_msrs_reset(vcpu);
 	xkvm_x86_debugreg_reset(vcpu);
 	xkvm_x86_reset_regs(vcpu);
+	r = xkvm_x86_irqchip_vcpu_create(vcpu);
+	if (r)
+		goto free_vendor;
 	return 0;
+
+free_vendor:
+	xkvm_x86_ops->vcpu_free(vcpu);
+free_fpu:
+	fpu_free_guest_fpstate(&vcpu->arch.guest_fpu);
+	return r;
 }
 
 void xkvm_arch_vcpu_destroy(struct xkvm_vcpu *vcpu)
 {
+	xkvm_lapic_destroy(vcpu);
 	xkvm_x86_ops->vcpu_free(vcpu);
 	xkvm_tdp_vcpu_free(vcpu);
 	fpu_free_guest_fpstate(&vcpu->arch.guest_fpu);

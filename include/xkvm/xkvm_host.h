@@ -32,6 +32,7 @@
 #define XKVM_MAX_MEMSLOTS	512
 #define XKVM_MAX_VCPUS		1024
 #define XKVM_MAX_VCPU_IDS	4096
+#define XKVM_MAX_IRQ_ROUTES	4096	/* KVM's GSI table size */
 #define XKVM_MEM_MAX_NR_PAGES	((1UL << 31) - 1)
 #define XKVM_PIO_PAGE_OFFSET	1
 #define XKVM_VCPU_MMAP_PAGES	2
@@ -89,6 +90,10 @@ struct xkvm {
 
 	bool dead;			/* internal inconsistency: ioctls get -EIO */
 
+	/* GSI routing (xkvm_irq_routing.c): RCU, updates under irq_lock */
+	struct mutex irq_lock;
+	struct xkvm_irq_routing_table __rcu *irq_routing;
+
 	/* statistics in debugfs (xkvm_debugfs.c) */
 	struct list_head vm_list;	/* xkvm_vm_list_lock */
 	struct dentry *debugfs_dir;
@@ -111,8 +116,11 @@ enum xkvm_vcpu_mode {
 #define XKVM_REQ_WAIT		BIT(8)
 #define XKVM_REQ_MASK		(XKVM_REQ_WAIT - 1)
 #define XKVM_REQ_TLB_FLUSH	(0 | XKVM_REQ_WAIT)	/* flush guest TLB tags */
+#define XKVM_REQ_EVENT		1	/* an interrupt or INIT/SIPI may wait */
+#define XKVM_REQ_NMI		2	/* fold vcpu->arch.nmi_queued in */
 
 struct kvm_vcpu;
+struct xkvm_irq_routing_table;
 
 struct xkvm_vcpu {
 	struct xkvm *vm;
@@ -292,6 +300,20 @@ long xkvm_arch_vm_ioctl(struct xkvm *vm, unsigned int ioctl,
 int xkvm_arch_vcpu_run(struct xkvm_vcpu *vcpu);
 /* A blocked vCPU has something to do (an event it can take). */
 bool xkvm_arch_vcpu_runnable(struct xkvm_vcpu *vcpu);
+void xkvm_arch_vm_release(struct xkvm *vm);
+int xkvm_arch_irq_route_check(struct xkvm *vm,
+			      const struct kvm_irq_routing_entry *e);
+int xkvm_arch_irq_route_set(struct xkvm *vm,
+			    const struct kvm_irq_routing_entry *e, int source,
+			    int level);
+
+/* virt/xkvm_irq_routing.c */
+int xkvm_irq_routing_set(struct xkvm *vm,
+			 const struct kvm_irq_routing_entry *e, u32 nr);
+long xkvm_irq_routing_ioctl(struct xkvm *vm,
+			    struct kvm_irq_routing __user *argp);
+int xkvm_irq_set(struct xkvm *vm, int source, u32 gsi, int level);
+void xkvm_irq_routing_free(struct xkvm *vm);
 /* Every vCPU was flushed (statistics); mmu_lock held. */
 void xkvm_arch_remote_tlb_flushed(struct xkvm *vm);
 /* The statistics of VMs and vCPUs, and where their values are. */

@@ -226,12 +226,40 @@ struct xkvm_x86_page_cache {
 	void *pages[3];		/* the table levels below the root */
 };
 
+/* Which interrupt controllers live in the kernel (arch/x86/irqchip.c). */
+enum xkvm_irqchip_mode {
+	XKVM_IRQCHIP_NONE,		/* all in userspace: KVM_INTERRUPT */
+	XKVM_IRQCHIP_KERNEL,		/* KVM_CREATE_IRQCHIP: LAPIC, IOAPIC, PIC */
+	XKVM_IRQCHIP_SPLIT,		/* KVM_CAP_SPLIT_IRQCHIP: LAPIC only */
+};
+
+struct xkvm_pic;
+struct xkvm_ioapic;
+struct xkvm_pit;
+struct xkvm_lapic;
+
 struct xkvm_arch {
 	u32 tss_addr;			/* KVM_SET_TSS_ADDR (lock) */
 	u64 identity_map_addr;		/* KVM_SET_IDENTITY_MAP_ADDR (lock) */
 	u64 tsc_offset0;		/* guest TSC 0 at VM creation */
 
 	u64 stat[XKVM_NR_VM_STATS];	/* see XKVM_X86_VM_STATS */
+
+	/*
+	 * In-kernel interrupt controllers.  irqchip_mode and the device
+	 * pointers are set once, under lock and before any vCPU exists
+	 * (irqchip_mode last, with release); readers load irqchip_mode with
+	 * acquire.  The PIT may come later (lock, release store).
+	 */
+	u8 irqchip_mode;		/* enum xkvm_irqchip_mode */
+	u8 nr_reserved_ioapic_pins;	/* split: userspace IOAPIC's routes */
+	bool x2apic_format;		/* KVM_X2APIC_API_USE_32BIT_IDS (lock) */
+	bool x2apic_broadcast_quirk_disabled;	/* (lock) */
+	u32 bsp_vcpu_id;		/* KVM_SET_BOOT_CPU_ID (lock) */
+	u32 max_vcpu_ids;		/* KVM_CAP_MAX_VCPU_ID (lock) */
+	struct xkvm_pic *pic;
+	struct xkvm_ioapic *ioapic;
+	struct xkvm_pit *pit;
 
 	/* Two-dimensional paging (mmu) */
 	u64 *tdp_root;			/* page-table root, kernel virtual */
@@ -261,6 +289,9 @@ struct xkvm_vcpu_arch {
 	unsigned long l1d_switches;		/* (own) thread switches seen */
 	struct xkvm_x86_msrs msrs;		/* (own) */
 	u32 mp_state;				/* (own) KVM_MP_STATE_* */
+	struct xkvm_lapic *apic;	/* in-kernel LAPIC or NULL (arch/x86/dev) */
+	atomic_t nmi_queued;		/* NMIs sent by others, see XKVM_REQ_NMI */
+	bool irq_window_wanted;		/* (own) an in-kernel interrupt waits */
 	struct xkvm_x86_pending_io pending;	/* (own) */
 
 	struct xkvm_x86_page_cache tdp_cache;	/* (own) */

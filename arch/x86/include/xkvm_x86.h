@@ -260,6 +260,24 @@ void xkvm_x86_spec_ctrl_restore_host(void);
 bool xkvm_x86_l1d_flush_needed(void);
 bool xkvm_x86_l1d_flush_due(struct xkvm_vcpu *vcpu);
 
+/* In-kernel interrupt controllers (arch/x86/irqchip.c, arch/x86/dev/). */
+bool xkvm_x86_irqchip_in_kernel(struct xkvm *vm);
+long xkvm_x86_irqchip_vm_ioctl(struct xkvm *vm, unsigned int ioctl,
+			       void __user *argp);
+long xkvm_x86_irqchip_enable_cap(struct xkvm *vm,
+				 const struct kvm_enable_cap *cap);
+void xkvm_x86_irqchip_destroy(struct xkvm *vm);
+int xkvm_x86_irqchip_vcpu_create(struct xkvm_vcpu *vcpu);
+long xkvm_x86_irqchip_vcpu_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
+				 void __user *argp);
+bool xkvm_x86_irqchip_pio(struct xkvm_vcpu *vcpu, u16 port, bool in,
+			  int size, u32 *val);
+bool xkvm_x86_irqchip_mmio(struct xkvm_vcpu *vcpu, u64 gpa, bool write,
+			   int len, void *data);
+int xkvm_x86_irqchip_extint(struct xkvm_vcpu *vcpu, bool ack);
+void xkvm_x86_irqchip_prepare(struct xkvm_vcpu *vcpu);
+void xkvm_x86_take_queued_nmis(struct xkvm_vcpu *vcpu);
+
 /* Run loop (arch/x86/run.c). */
 int xkvm_x86_vcpu_run(struct xkvm_vcpu *vcpu);
 void xkvm_x86_run_init(void);

@@ -453,6 +453,11 @@ build_l2_initrd()
 		'/bin/busybox echo XKVM-L2-MARKER: the L2 guest ran its init' \
 		'/bin/busybox mount -t proc proc /proc' \
 		'/bin/busybox echo L2-UPTIME $(/bin/busybox cat /proc/uptime)' \
+		'/bin/busybox echo L2-CPUS $(/bin/busybox grep -c ^processor /proc/cpuinfo)' \
+		'u0=$(/bin/busybox cut -d" " -f1 /proc/uptime)' \
+		'/bin/busybox sleep 1' \
+		'/bin/busybox echo L2-TICKS $u0 $(/bin/busybox cut -d" " -f1 /proc/uptime)' \
+		'/bin/busybox echo L2-END' \
 		'/bin/busybox grep -q xkvm_wait /proc/cmdline &&' \
 		'	while :; do /bin/busybox sleep 3600; done' \
 		'/bin/busybox poweroff -f' > "$root/init"

@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # vmm_qemu_test.sh - an existing VMM on the hypervisor under test: Debian's
-# own, unmodified qemu-system-x86_64 (-accel kvm, kernel-irqchip=off) boots
-# a Linux kernel + initramfs whose /init prints a marker and powers off.
+# own, unmodified qemu-system-x86_64 (-accel kvm) boots a Linux kernel +
+# initramfs whose /init prints a marker, how many CPUs are online and two
+# uptime readings a second apart, and powers off: once with the userspace
+# irqchip (one vCPU), then 4 vCPUs with -cpu host in QEMU's default mode
+# (the in-kernel irqchip) and with the split irqchip, on pc and q35.
 # Runs inside the emulated machine as one of the harness' test binaries and
 # prints TAP. QEMU and its firmware come from the host's root, exported by
 # the emulator over virtio-9p, or from a copy packed into the initramfs
@@ -31,9 +34,8 @@
 H=/harness
 MARKER=XKVM-L2-MARKER
 log=/tmp/qemu-l2.log
-echo "1..1"
 
-fail() { echo "# $*"; echo "not ok 1 qemu_boots_linux"; exit 1; }
+fail() { echo "1..1"; echo "# $*"; echo "not ok 1 qemu_boots_linux"; exit 1; }
 
 # mount_pseudo DIR: /dev, /proc, /sys and a tmpfs on /mnt in DIR.
 mount_pseudo()
@@ -90,85 +92,143 @@ fi
 [ -c /host/dev/kvm ] || fail "no /dev/kvm"
 cp "$XKVM_L2_INITRD" /host/mnt/l2-initrd.gz || fail "cannot stage the L2 initrd"
 
-# a second run in the same boot (the benchmark) must not see the first's marker
-rm -f "$log" /host/mnt/qmp /host/mnt/qemu-monitor
 tmo=${XKVM_QEMU_TIMEOUT:-240}
 bench=${XKVM_VMM_BENCH:-0}
-wait_arg=
-[ "$bench" = 1 ] && wait_arg=" xkvm_wait"
-t0=$(date +%s)
-up0=$(cut -d' ' -f1 /proc/uptime)
-# QEMU's output goes through awk, which notes this machine's uptime the
-# moment the marker arrives (the benchmark's end point: no polling delay)
-# and flags a KVM error, so that the loop below polls files only (no
-# process per poll to compete with QEMU); QEMU's exit status goes to a
-# file, as the pipeline's is awk's.
-rm -f /tmp/marker-uptime /tmp/qemu-rc /tmp/qemu-kvm-error
-( TMPDIR=/mnt chroot /host /usr/bin/timeout -k 5 "$tmo" \
-	/usr/bin/qemu-system-x86_64 -accel kvm -machine pc,kernel-irqchip=off \
-	-cpu qemu64 -m 256M -smp 1 -nodefaults -nographic -no-reboot \
-	-serial stdio -monitor unix:/mnt/qemu-monitor,server,nowait \
-	-qmp unix:/mnt/qmp,server,nowait \
-	-kernel "$XKVM_L2_KERNEL" -initrd /mnt/l2-initrd.gz \
-	-append "console=ttyS0 panic=-1 loglevel=4$wait_arg" 2>&1 < /dev/null
-  echo $? > /tmp/qemu-rc ) | awk -v m="$MARKER" '
-	{ print; fflush() }
-	!seen && index($0, m) {
-		seen = 1
-		getline up < "/proc/uptime"
-		split(up, f, " ")
-		print f[1] > "/tmp/marker-uptime"
-		close("/tmp/marker-uptime")
-	}
-	/KVM internal error|KVM: entry failed|KVM: unknown exit/ {
-		print > "/tmp/qemu-kvm-error"
-		close("/tmp/qemu-kvm-error")
-	}' > "$log" &
-qpid=$!
-# QEMU stops the VM but keeps running after a KVM error: end it then.
-dumped=0
-measured=0
-polls=0
-while kill -0 "$qpid" 2>/dev/null; do
-	polls=$((polls + 1))
-	if [ "$bench" = 1 ] && [ "$measured" = 0 ] && [ -s /tmp/marker-uptime ]; then
-		measured=1
-		up1=$(cat /tmp/marker-uptime)
-		echo "bench-boot $(awk -v a="$up0" -v b="$up1" 'BEGIN { printf "%.2f", b - a }')"
-		sleep 1		# the L2 guest's own uptime follows its marker
-		sed -n 's/^L2-UPTIME \([0-9.]*\).*/bench-l2-uptime \1/p' "$log" | tr -d '\r'
-		$H/tests/qmp_stats /host/mnt/qmp
-		# the kernel's kvm_stat reads the same counters from debugfs
-		if [ -n "${XKVM_KVM_STAT:-}" ] && mount_9p_root /hostfs &&
-		   [ -x /hostfs/usr/bin/python3 ]; then
-			mount -t debugfs debugfs /hostfs/sys/kernel/debug 2>/dev/null
-			chroot /hostfs /usr/bin/python3 "$XKVM_KVM_STAT" -d -1 2>&1 |
-				sed 's/^/kvm_stat /'
+
+# run_qemu NAME MACHINE SMP CPU: boot the L2 guest once; sets $rc, $secs
+# and $measured, leaves QEMU's output in $log.
+run_qemu()
+{
+	local name=$1 machine=$2 smp=$3 cpu=$4 wait_arg= dumped=0 polls=0 t0
+	# a second run in the same boot must not see the first's marker
+	rm -f "$log" /host/mnt/qmp /host/mnt/qemu-monitor
+	[ "$bench" = 1 ] && wait_arg=" xkvm_wait"
+	t0=$(date +%s)
+	up0=$(cut -d' ' -f1 /proc/uptime)
+	measured=0
+	# QEMU's output goes through awk, which notes this machine's uptime
+	# the moment the marker arrives (the benchmark's end point: no
+	# polling delay) and flags a KVM error, so that the loop below polls
+	# files only (no process per poll to compete with QEMU); QEMU's exit
+	# status goes to a file, as the pipeline's is awk's.
+	rm -f /tmp/marker-uptime /tmp/qemu-rc /tmp/qemu-kvm-error
+	( TMPDIR=/mnt chroot /host /usr/bin/timeout -k 5 "$tmo" \
+		/usr/bin/qemu-system-x86_64 -accel kvm -machine "$machine" \
+		-cpu "$cpu" -m 256M -smp "$smp" -nodefaults -nographic -no-reboot \
+		-serial stdio -monitor unix:/mnt/qemu-monitor,server,nowait \
+		-qmp unix:/mnt/qmp,server,nowait \
+		-kernel "$XKVM_L2_KERNEL" -initrd /mnt/l2-initrd.gz \
+		-append "console=ttyS0 panic=-1 loglevel=4$wait_arg" 2>&1 < /dev/null
+	  echo $? > /tmp/qemu-rc ) | awk -v m="$MARKER" '
+		{ print; fflush() }
+		!seen && index($0, m) {
+			seen = 1
+			getline up < "/proc/uptime"
+			split(up, f, " ")
+			print f[1] > "/tmp/marker-uptime"
+			close("/tmp/marker-uptime")
+		}
+		/KVM internal error|KVM: entry failed|KVM: unknown exit/ {
+			print > "/tmp/qemu-kvm-error"
+			close("/tmp/qemu-kvm-error")
+		}' > "$log" &
+	qpid=$!
+	# QEMU stops the VM but keeps running after a KVM error: end it then.
+	while kill -0 "$qpid" 2>/dev/null; do
+		polls=$((polls + 1))
+		if [ "$bench" = 1 ] && [ "$measured" = 0 ] && [ -s /tmp/marker-uptime ]; then
+			measured=1
+			bench_report
+			kill $(pidof qemu-system-x86_64)
+			break
 		fi
-		kill $(pidof qemu-system-x86_64)
-		break
+		if [ -e /tmp/qemu-kvm-error ]; then
+			sleep 1
+			kill $(pidof qemu-system-x86_64)
+			break
+		fi
+		if [ "$dumped" = 0 ] && [ $((polls % 10)) = 0 ] &&
+		   ! grep -q L2-END "$log" &&
+		   [ $(($(date +%s) - t0)) -ge $((tmo - 15)) ]; then
+			dumped=1
+			echo "# $name: the L2 guest looks hung; QEMU's view of it:"
+			[ -x /host/usr/bin/python3 ] && chroot /host /usr/bin/python3 "$XKVM_HOST_TOOLS/qemu_monitor.py" \
+				/mnt/qemu-monitor "info registers" "info pic" "info lapic" \
+				"info irq" 'x/8i $pc' 'x/32gx {RSP}' 2>&1 | sed 's/^/# MON| /'
+		fi
+		if [ "$bench" = 1 ]; then sleep 0.1; else sleep 1; fi
+	done
+	wait "$qpid"
+	rc=$(cat /tmp/qemu-rc 2>/dev/null || echo 255)
+	secs=$(( $(date +%s) - t0 ))
+}
+
+# The benchmark's report, the moment the marker arrived.
+bench_report()
+{
+	local up1
+	up1=$(cat /tmp/marker-uptime)
+	echo "bench-boot $(awk -v a="$up0" -v b="$up1" 'BEGIN { printf "%.2f", b - a }')"
+	sleep 1		# the L2 guest's own uptime follows its marker
+	sed -n 's/^L2-UPTIME \([0-9.]*\).*/bench-l2-uptime \1/p' "$log" | tr -d '\r'
+	$H/tests/qmp_stats /host/mnt/qmp
+	# the kernel's kvm_stat reads the same counters from debugfs
+	if [ -n "${XKVM_KVM_STAT:-}" ] && mount_9p_root /hostfs &&
+	   [ -x /hostfs/usr/bin/python3 ]; then
+		mount -t debugfs debugfs /hostfs/sys/kernel/debug 2>/dev/null
+		chroot /hostfs /usr/bin/python3 "$XKVM_KVM_STAT" -d -1 2>&1 |
+			sed 's/^/kvm_stat /'
 	fi
-	if [ -e /tmp/qemu-kvm-error ]; then
-		sleep 1
-		kill $(pidof qemu-system-x86_64)
-		break
+}
+
+# check_boot N NAME SMP: TAP line N for the boot that just ended: the
+# marker, SMP CPUs online in the guest, its timer ticking (uptime moved
+# across a one-second sleep), a clean exit.
+check_boot()
+{
+	local n=$1 name=$2 smp=$3 cpus ticks why=
+	sed 's/^/# L2| /' "$log" | grep -v "doesn't support requested feature" | tail -12
+	echo "# $name: qemu exit status $rc after ${secs} s"
+	cpus=$(sed -n 's/^L2-CPUS \([0-9]*\).*/\1/p' "$log" | tr -d '\r')
+	ticks=$(sed -n 's/^L2-TICKS \([0-9.]*\) \([0-9.]*\).*/\1 \2/p' "$log" |
+		awk '{ print ($2 - $1 >= 0.5) ? "yes" : "no" }')
+	if ! grep -q "$MARKER" "$log"; then
+		why="the L2 guest's marker never appeared"
+	elif [ "$bench" = 1 ]; then
+		[ "$measured" = 1 ] || why="no measurement"
+	elif [ "$cpus" != "$smp" ]; then
+		why="$cpus CPUs online in the L2 guest, wanted $smp"
+	elif [ "$ticks" != yes ]; then
+		why="the L2 guest's clock did not advance across sleep 1"
+	elif [ "$rc" != 0 ]; then
+		why="QEMU did not exit cleanly"
 	fi
-	if [ "$dumped" = 0 ] && [ $((polls % 10)) = 0 ] &&
-	   [ ! -e /tmp/marker-uptime ] &&
-	   [ $(($(date +%s) - t0)) -ge $((tmo - 15)) ]; then
-		dumped=1
-		echo "# the L2 guest looks hung; QEMU's view of it:"
-		[ -x /host/usr/bin/python3 ] && chroot /host /usr/bin/python3 "$XKVM_HOST_TOOLS/qemu_monitor.py" \
-			/mnt/qemu-monitor "info registers" "info pic" "info lapic" \
-			"info irq" 'x/8i $pc' 'x/32gx {RSP}' 2>&1 | sed 's/^/# MON| /'
+	if [ -n "$why" ]; then
+		echo "# $name: $why"
+		echo "not ok $n $name"
+		failed=1
+	else
+		echo "ok $n $name"
 	fi
-	if [ "$bench" = 1 ]; then sleep 0.1; else sleep 1; fi
-done
-wait "$qpid"
-rc=$(cat /tmp/qemu-rc 2>/dev/null || echo 255)
-secs=$(( $(date +%s) - t0 ))
-sed 's/^/# L2| /' "$log" | grep -v "doesn't support requested feature" | tail -25
-echo "# qemu exit status $rc after ${secs} s"
-grep -q "$MARKER" "$log" || fail "the L2 guest's marker never appeared"
-[ "$rc" = 0 ] || [ "$measured" = 1 ] || fail "QEMU did not exit cleanly"
-echo "ok 1 qemu_boots_linux"
+}
+
+# XKVM_QEMU_CONFIGS: "name machine smp cpu" per line.  The userspace
+# irqchip (kernel-irqchip=off, deprecated in QEMU), then QEMU's default
+# (the in-kernel irqchip) and the split irqchip, on pc and q35.
+configs=${XKVM_QEMU_CONFIGS:-"userspace_irqchip pc,kernel-irqchip=off 1 qemu64
+pc_irqchip pc 4 host
+q35_irqchip q35 4 host
+pc_split pc,kernel-irqchip=split 4 host
+q35_split q35,kernel-irqchip=split 4 host"}
+[ "$bench" = 1 ] && configs=$(echo "$configs" | head -1)
+echo "1..$(echo "$configs" | wc -l)"
+echo "$configs" | {
+	failed=0
+	n=0
+	while read -r name machine smp cpu; do
+		n=$((n + 1))
+		run_qemu "$name" "$machine" "$smp" "$cpu"
+		check_boot "$n" "$name" "$smp"
+	done
+	exit "$failed"
+}
