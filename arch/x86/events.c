@@ -152,7 +152,8 @@ static bool xkvm_x86_nmi_allowed(struct xkvm_vcpu *vcpu)
 static bool xkvm_x86_user_extint_ok(struct xkvm_vcpu *vcpu)
 {
 	return !vcpu->arch.apic ||
-	       (!vcpu->vm->arch.pic && xkvm_lapic_accepts_extint(vcpu));
+	       (!vcpu->vm->arch.pic && vcpu->arch.user_extint < 0 &&
+		xkvm_lapic_accepts_extint(vcpu));
 }
 
 /*
@@ -306,6 +307,7 @@ void xkvm_x86_events_reset(struct xkvm_vcpu *vcpu)
 {
 	vcpu->arch.exception.pending = false;
 	vcpu->arch.interrupt.pending = false;
+	vcpu->arch.user_extint = -1;
 	vcpu->arch.injected_valid = false;
 	vcpu->arch.nmi.pending = 0;
 	vcpu->arch.nmi.masked = false;
@@ -320,9 +322,20 @@ static long xkvm_x86_interrupt(struct xkvm_vcpu *vcpu,
 		return -EFAULT;
 	if (irq.irq >= XKVM_NR_INTERRUPTS)
 		return -EINVAL;
-	/* the in-kernel PIC is the only source of ExtINT then */
-	if (vcpu->arch.apic && vcpu->vm->arch.pic)
-		return -ENXIO;
+	if (vcpu->arch.apic) {
+		/* the in-kernel PIC is the only source of ExtINT then */
+		if (vcpu->vm->arch.pic)
+			return -ENXIO;
+		/*
+		 * split irqchip: the PIC's INTR line, taken when the guest
+		 * can (and its LAPIC takes ExtINT); one vector at a time
+		 */
+		if (vcpu->arch.user_extint >= 0)
+			return -EEXIST;
+		vcpu->arch.user_extint = irq.irq;
+		xkvm_make_request(XKVM_REQ_EVENT, vcpu);
+		return 0;
+	}
 	/* without an in-kernel irqchip a second one replaces the first */
 	vcpu->arch.interrupt.vector = irq.irq;
 	vcpu->arch.interrupt.pending = true;

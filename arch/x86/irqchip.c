@@ -484,12 +484,24 @@ void xkvm_irqchip_pic_kick(struct xkvm *vm)
 	}
 }
 
-/* The PIC's request for a vCPU that takes ExtINT, -1 if none. */
+/*
+ * The PIC's request for a vCPU that takes ExtINT (the in-kernel PIC's, or
+ * with a split irqchip the vector KVM_INTERRUPT left), -1 if none.
+ * @ack: the INTA cycle; returns the vector.
+ */
 int xkvm_x86_irqchip_extint(struct xkvm_vcpu *vcpu, bool ack)
 {
 	struct xkvm_pic *pic = vcpu->vm->arch.pic;
+	int vec = vcpu->arch.user_extint;
 
-	if (!pic || !xkvm_pic_output(pic) || !xkvm_lapic_accepts_extint(vcpu))
+	if (!xkvm_lapic_accepts_extint(vcpu))
+		return -1;
+	if (vec >= 0) {
+		if (ack)
+			vcpu->arch.user_extint = -1;
+		return vec;
+	}
+	if (!pic || !xkvm_pic_output(pic))
 		return -1;
 	return ack ? xkvm_pic_ack(pic) : 0;
 }

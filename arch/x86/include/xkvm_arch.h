@@ -292,6 +292,8 @@ struct xkvm_vcpu_arch {
 	struct xkvm_lapic *apic;	/* in-kernel LAPIC or NULL (arch/x86/dev) */
 	atomic_t nmi_queued;		/* NMIs sent by others, see XKVM_REQ_NMI */
 	bool irq_window_wanted;		/* (own) an in-kernel interrupt waits */
+	int user_extint;		/* (own) split irqchip: KVM_INTERRUPT's
+					 * ExtINT vector not yet taken, or -1 */
 	struct xkvm_x86_pending_io pending;	/* (own) */
 
 	struct xkvm_x86_page_cache tdp_cache;	/* (own) */
