@@ -160,13 +160,42 @@ static bool xkvm_x86_mov_to_cr(struct xkvm_vcpu *vcpu, int cr, u64 val)
 	default:	/* 8: the TPR */
 		if (val & ~0xfULL)
 			return false;
-		if (vcpu->arch.apic)
-			xkvm_lapic_set_cr8(vcpu, val);
-		else
-			vcpu->arch.cr8 = val;
+		xkvm_x86_set_cr8(vcpu, val);
 		return true;
 	}
 }
+
+/* CR8: the in-kernel LAPIC's TPR[7:4], or kvm_run's without one. */
+u64 xkvm_x86_get_cr8(struct xkvm_vcpu *vcpu)
+{
+	return vcpu->arch.apic ? xkvm_lapic_get_cr8(vcpu) : vcpu->arch.cr8;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_get_cr8);
+
+void xkvm_x86_set_cr8(struct xkvm_vcpu *vcpu, u64 cr8)
+{
+	if (vcpu->arch.apic)
+		xkvm_lapic_set_cr8(vcpu, cr8);
+	else
+		vcpu->arch.cr8 = cr8;
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_set_cr8);
+
+/*
+ * For vendors that let the guest write CR8 without an exit: must CR8
+ * writes exit now, because the LAPIC holds a request that only the TPR
+ * keeps back (lowering the TPR must deliver it at once)?
+ */
+bool xkvm_x86_cr8_write_exit_wanted(struct xkvm_vcpu *vcpu)
+{
+	int irr;
+
+	if (!vcpu->arch.apic)
+		return false;
+	irr = xkvm_lapic_highest_irr(vcpu);
+	return irr >= 0 && (irr >> 4) <= xkvm_lapic_get_cr8(vcpu);
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_cr8_write_exit_wanted);
 
 static u64 xkvm_x86_mov_from_cr(struct xkvm_vcpu *vcpu, int cr)
 {
@@ -180,7 +209,7 @@ static u64 xkvm_x86_mov_from_cr(struct xkvm_vcpu *vcpu, int cr)
 	case 4:
 		return st->cr4;
 	default:
-		return vcpu->arch.apic ? xkvm_lapic_get_cr8(vcpu) : vcpu->arch.cr8;
+		return xkvm_x86_get_cr8(vcpu);
 	}
 }
 

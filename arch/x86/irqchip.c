@@ -399,7 +399,7 @@ static long xkvm_lapic_state_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 	long r = 0;
 
 	if (!vcpu->arch.apic)
-		return -ENXIO;
+		return -EINVAL;
 	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
 	if (!s)
 		return -ENOMEM;

@@ -394,11 +394,11 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 }
 
 /*
- * A vCPU that is halted or waits for INIT/SIPI: sleep until it may run
- * (no host CPU is spent), then take INIT/SIPI.  Returns like an exit
- * handler; a signal ends KVM_RUN with -EINTR.
+ * Sleep until the vCPU may run or something for it came in (requests are
+ * taken before and after, so a request alone does not keep it awake),
+ * then take INIT/SIPI.
  */
-static int xkvm_x86_vcpu_wait(struct xkvm_vcpu *vcpu)
+static void xkvm_x86_sleep(struct xkvm_vcpu *vcpu)
 {
 	if (xkvm_request_pending(vcpu))
 		xkvm_x86_handle_requests(vcpu);
@@ -407,6 +407,16 @@ static int xkvm_x86_vcpu_wait(struct xkvm_vcpu *vcpu)
 	if (xkvm_request_pending(vcpu))
 		xkvm_x86_handle_requests(vcpu);
 	xkvm_lapic_accept_events(vcpu);
+}
+
+/*
+ * A vCPU that is halted or waits for INIT/SIPI: sleep until it may run
+ * (no host CPU is spent), then take INIT/SIPI.  Returns like an exit
+ * handler; a signal ends KVM_RUN with -EINTR.
+ */
+static int xkvm_x86_vcpu_wait(struct xkvm_vcpu *vcpu)
+{
+	xkvm_x86_sleep(vcpu);
 	if (vcpu->arch.mp_state == KVM_MP_STATE_HALTED &&
 	    xkvm_arch_vcpu_runnable(vcpu))
 		vcpu->arch.mp_state = KVM_MP_STATE_RUNNABLE;
@@ -415,6 +425,22 @@ static int xkvm_x86_vcpu_wait(struct xkvm_vcpu *vcpu)
 		return -EINTR;
 	}
 	return 1;
+}
+
+/*
+ * KVM_RUN on an AP that has not seen INIT yet: wait for an event, take
+ * INIT/SIPI, and return -EAGAIN (-EINTR for a signal) for userspace to
+ * call again, as KVM does.
+ */
+static int xkvm_x86_wait_for_init(struct xkvm_vcpu *vcpu)
+{
+	xkvm_x86_sleep(vcpu);
+	if (signal_pending(current)) {
+		vcpu->run->exit_reason = KVM_EXIT_INTR;
+		xkvm_x86_stat_inc(vcpu, signal_exits);
+		return -EINTR;
+	}
+	return -EAGAIN;
 }
 
 int xkvm_x86_vcpu_run(struct xkvm_vcpu *vcpu)
@@ -466,6 +492,13 @@ int xkvm_arch_vcpu_run(struct xkvm_vcpu *vcpu)
 	vcpu->arch.l1d_flush = true;
 	if (cpu_feature_enabled(X86_FEATURE_OSPKE))
 		vcpu->arch.host_pkru = read_pkru();
+
+	if (vcpu->arch.apic && vcpu->arch.mp_state == KVM_MP_STATE_UNINITIALIZED) {
+		r = xkvm_run_immediate_exit(run) ? -EINTR :
+						   xkvm_x86_wait_for_init(vcpu);
+		xkvm_x86_post_run(vcpu);
+		return r;
+	}
 
 	fpu_swap_kvm_fpstate(&vcpu->arch.guest_fpu, true);
 	/* finishing the last exit may need another exit at once, as on KVM */

@@ -223,12 +223,26 @@ static bool lapic_match(struct xkvm_vcpu *vcpu, struct xkvm_vcpu *src,
 				   lapic_match_physical(vcpu, irq);
 }
 
+/*
+ * What a delivery that reached nobody returns, as on KVM: 0 for a message
+ * naming its destinations (one ID or a logical set), -1 for a broadcast
+ * or a shorthand that found no one.
+ */
+static bool lapic_targets_listed(const struct xkvm_apic_irq *irq)
+{
+	if (irq->shorthand)
+		return false;
+	if (irq->dest_id == 0xffffffff)
+		return false;
+	return irq->x2apic_format || irq->dest_id != 0xff;
+}
+
 int xkvm_lapic_deliver(struct xkvm *vm, struct xkvm_vcpu *src,
 		       const struct xkvm_apic_irq *irq)
 {
 	struct xkvm_vcpu *vcpu, *lowest = NULL;
 	unsigned long i;
-	int r = -1;
+	int r = lapic_targets_listed(irq) ? 0 : -1;
 
 	xkvm_for_each_vcpu(i, vcpu, vm) {
 		if (!lapic_match(vcpu, src, irq))
@@ -290,6 +304,14 @@ static void lapic_send_ipi(struct xkvm_vcpu *vcpu, u32 lo, u32 dest)
 }
 
 /* ---- the interrupt to take next (owner) ---- */
+
+/* The highest vector in IRR, or -1 (none, or no in-kernel LAPIC on). */
+int xkvm_lapic_highest_irr(struct xkvm_vcpu *vcpu)
+{
+	if (!vcpu->arch.apic || !lapic_hw_enabled(vcpu))
+		return -1;
+	return lapic_highest(vcpu->arch.apic, APIC_IRR);
+}
 
 /* The highest IRR vector above the processor priority, or -1. */
 int xkvm_lapic_pending_vector(struct xkvm_vcpu *vcpu)
@@ -526,9 +548,14 @@ bool xkvm_lapic_mmio(struct xkvm_vcpu *vcpu, u64 gpa, bool write, int len,
 {
 	u64 base = vcpu->arch.apic_base;
 
-	if (!vcpu->arch.apic || !(base & MSR_IA32_APICBASE_ENABLE) ||
-	    (base & X2APIC_ENABLE) || (gpa & PAGE_MASK) != (base & PAGE_MASK))
+	if (!vcpu->arch.apic || (gpa & PAGE_MASK) != (base & PAGE_MASK))
 		return false;
+	/* APIC off or in x2APIC mode: the page reads all ones, as on KVM */
+	if (!(base & MSR_IA32_APICBASE_ENABLE) || (base & X2APIC_ENABLE)) {
+		if (!write)
+			memset(data, 0xff, len);
+		return true;
+	}
 	if (len > 4 || (gpa & 3) + len > 4) {
 		if (!write)
 			memset(data, 0, len);

@@ -31,7 +31,12 @@ struct xkvm_lapic {
 	u32 timer_mode;			/* APIC_LVT_TIMER_* of the armed timer */
 	u64 period_ns;			/* periodic: the period, else 0 */
 	ktime_t expires;		/* the current period or one-shot end */
-	u64 tsc_deadline;		/* guest TSC; 0 once fired */
+	u64 tsc_deadline;		/* guest TSC; 0 once delivered */
+	/*
+	 * An expiry that found LVTT masked, delivered when the guest unmasks
+	 * it, as on KVM (set by the callback, taken by the owner: xchg).
+	 */
+	bool timer_pending;
 };
 
 u32 xkvm_lapic_reg(struct xkvm_lapic *l, u32 off);
@@ -41,6 +46,7 @@ void xkvm_lapic_set_irr(struct xkvm_vcpu *vcpu, u8 vector, bool level);
 
 /* Injection (owner). */
 int xkvm_lapic_pending_vector(struct xkvm_vcpu *vcpu);
+int xkvm_lapic_highest_irr(struct xkvm_vcpu *vcpu);
 void xkvm_lapic_ack(struct xkvm_vcpu *vcpu, u8 vector);
 bool xkvm_lapic_accepts_extint(struct xkvm_vcpu *vcpu);
 void xkvm_lapic_accept_events(struct xkvm_vcpu *vcpu);
@@ -68,6 +74,7 @@ void xkvm_lapic_timer_init(struct xkvm_vcpu *vcpu);
 void xkvm_lapic_timer_cancel(struct xkvm_vcpu *vcpu);
 void xkvm_lapic_timer_restart(struct xkvm_vcpu *vcpu);
 void xkvm_lapic_timer_write_lvtt(struct xkvm_vcpu *vcpu, u32 val);
+void xkvm_lapic_timer_take_pending(struct xkvm_vcpu *vcpu);
 void xkvm_lapic_timer_write_tmict(struct xkvm_vcpu *vcpu, u32 val);
 u32 xkvm_lapic_timer_current(struct xkvm_vcpu *vcpu);
 u64 xkvm_lapic_get_tsc_deadline(struct xkvm_vcpu *vcpu);

@@ -7,7 +7,9 @@
  * The vCPU's thread owns the timer fields of struct xkvm_lapic and
  * changes them only with the hrtimer cancelled.  The hrtimer callback
  * runs in hard-IRQ context: it only sets the LVT timer's vector in IRR
- * (atomic) and kicks the vCPU, re-arming itself for a periodic timer.
+ * (atomic) and kicks the vCPU, re-arming itself for a periodic timer; an
+ * expiry that finds LVTT masked is kept (timer_pending) and delivered
+ * when LVTT is unmasked, as KVM does.
  * A periodic timer never fires more often than every 200 us (KVM's
  * min_timer_period_us), so a guest cannot flood the host with it; a
  * periodic timer that fell behind skips the missed periods.
@@ -20,11 +22,12 @@
 #include "lapic.h"
 
 #define LAPIC_BUS_NS		1		/* ns per APIC bus cycle */
+#define LAPIC_TIMER_MODE_MASK	(3 << 17)	/* LVTT bits 18:17 */
 #define LAPIC_MIN_PERIOD_NS	(200 * NSEC_PER_USEC)
 
 static u32 timer_mode(struct xkvm_lapic *l)
 {
-	return xkvm_lapic_reg(l, APIC_LVTT) & APIC_LVT_TIMER_TSCDEADLINE;
+	return xkvm_lapic_reg(l, APIC_LVTT) & LAPIC_TIMER_MODE_MASK;
 }
 
 /* TDCR bits 3,1:0: 0b000 -> /2 ... 0b110 -> /128, 0b111 -> /1 */
@@ -35,12 +38,21 @@ static u32 timer_divide(struct xkvm_lapic *l)
 	return 1U << ((((v & 3) | ((v & 8) >> 1)) + 1) & 7);
 }
 
+/*
+ * The timer expired: its vector goes to IRR, or, with LVTT masked, the
+ * expiry waits for the unmask (a TSC deadline stays readable till then).
+ */
 static void timer_fire(struct xkvm_lapic *l)
 {
 	u32 lvtt = xkvm_lapic_reg(l, APIC_LVTT);
 
-	if (!(lvtt & APIC_LVT_MASKED))
-		xkvm_lapic_set_irr(l->vcpu, lvtt & APIC_VECTOR_MASK, false);
+	if (lvtt & APIC_LVT_MASKED) {
+		WRITE_ONCE(l->timer_pending, true);
+		return;
+	}
+	if (l->timer_mode == APIC_LVT_TIMER_TSCDEADLINE)
+		WRITE_ONCE(l->tsc_deadline, 0);
+	xkvm_lapic_set_irr(l->vcpu, lvtt & APIC_VECTOR_MASK, false);
 }
 
 static enum hrtimer_restart timer_expired(struct hrtimer *t)
@@ -53,9 +65,16 @@ static enum hrtimer_restart timer_expired(struct hrtimer *t)
 		WRITE_ONCE(l->expires, hrtimer_get_expires(t));
 		return HRTIMER_RESTART;
 	}
-	if (l->timer_mode == APIC_LVT_TIMER_TSCDEADLINE)
-		WRITE_ONCE(l->tsc_deadline, 0);
 	return HRTIMER_NORESTART;
+}
+
+/* LVTT was unmasked: deliver an expiry it held back, once. */
+void xkvm_lapic_timer_take_pending(struct xkvm_vcpu *vcpu)
+{
+	struct xkvm_lapic *l = vcpu->arch.apic;
+
+	if (READ_ONCE(l->timer_pending) && xchg(&l->timer_pending, false))
+		timer_fire(l);
 }
 
 void xkvm_lapic_timer_init(struct xkvm_vcpu *vcpu)
@@ -87,7 +106,6 @@ static void timer_start_deadline(struct xkvm_vcpu *vcpu)
 	if (!l->tsc_deadline)
 		return;
 	if (l->tsc_deadline <= now || !tsc_khz) {
-		l->tsc_deadline = 0;
 		timer_fire(l);
 		return;
 	}
@@ -102,6 +120,7 @@ static void timer_start(struct xkvm_vcpu *vcpu)
 	struct xkvm_lapic *l = vcpu->arch.apic;
 	u64 tmict = xkvm_lapic_reg(l, APIC_TMICT), ns;
 
+	l->timer_pending = false;
 	l->timer_mode = timer_mode(l);
 	if (l->timer_mode == APIC_LVT_TIMER_TSCDEADLINE) {
 		timer_start_deadline(vcpu);
@@ -137,11 +156,14 @@ void xkvm_lapic_timer_write_lvtt(struct xkvm_vcpu *vcpu, u32 val)
 
 	xkvm_x86_guest_cpuid(vcpu, 1, 0, &a, &b, &c, &d);
 	if (c & BIT(24))	/* TSC_DEADLINE */
-		mode_mask = APIC_LVT_TIMER_TSCDEADLINE;
+		mode_mask |= APIC_LVT_TIMER_TSCDEADLINE;
 	val &= APIC_LVT_MASKED | APIC_VECTOR_MASK | APIC_SEND_PENDING | mode_mask;
 	xkvm_lapic_set_reg(l, APIC_LVTT, val);
-	if (timer_mode(l) == old)
+	if (timer_mode(l) == old) {
+		if (!(val & APIC_LVT_MASKED))
+			xkvm_lapic_timer_take_pending(vcpu);
 		return;
+	}
 	if ((old == APIC_LVT_TIMER_TSCDEADLINE) !=
 	    (timer_mode(l) == APIC_LVT_TIMER_TSCDEADLINE))
 		xkvm_lapic_set_reg(l, APIC_TMICT, 0);

@@ -183,6 +183,9 @@ struct xkvm_x86_cr_access {
 
 int xkvm_x86_exit_cr(struct xkvm_vcpu *vcpu, const struct xkvm_x86_cr_access *a);
 u64 xkvm_x86_cr4_reserved(struct xkvm_vcpu *vcpu);
+u64 xkvm_x86_get_cr8(struct xkvm_vcpu *vcpu);
+void xkvm_x86_set_cr8(struct xkvm_vcpu *vcpu, u64 cr8);
+bool xkvm_x86_cr8_write_exit_wanted(struct xkvm_vcpu *vcpu);
 bool xkvm_x86_cr0_valid(u64 cr0);
 
 /*

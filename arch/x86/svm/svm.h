@@ -143,6 +143,7 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_INTERCEPT_RDPRU		BIT(14)
 
 /* int_ctl, nested_ctl, tlb_ctl, event_inj */
+#define SVM_INT_CTL_V_TPR_MASK		0xfULL
 #define SVM_INT_CTL_V_IRQ		BIT_ULL(8)
 #define SVM_INT_CTL_V_INTR_PRIO_MASK	(0xfULL << 16)
 #define SVM_INT_CTL_V_IGN_TPR		BIT_ULL(20)
@@ -166,6 +167,7 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_EXIT_READ_CR0		0x000
 #define SVM_EXIT_WRITE_CR0		0x010
 #define SVM_EXIT_WRITE_CR4		0x014
+#define SVM_EXIT_WRITE_CR8		0x018
 #define SVM_EXIT_READ_DR0		0x020
 #define SVM_EXIT_WRITE_DR15		0x03f
 #define SVM_EXIT_EXCP_BASE		0x040

@@ -220,6 +220,7 @@ static const svm_exit_handler svm_exit_handlers[SVM_EXIT_NR] = {
 	[SVM_EXIT_READ_CR0]	= svm_exit_cr,
 	[SVM_EXIT_WRITE_CR0]	= svm_exit_cr,
 	[SVM_EXIT_WRITE_CR4]	= svm_exit_cr,
+	[SVM_EXIT_WRITE_CR8]	= svm_exit_cr,
 	[SVM_EXIT_EXCP_DB]	= svm_exit_db,
 	[SVM_EXIT_EXCP_AC]	= svm_exit_ac,
 	[SVM_EXIT_EXCP_MC]	= svm_exit_mc,

@@ -274,6 +274,29 @@ static void svm_put_guest_msrs(struct xkvm_vcpu *vcpu)
 		wrmsrl(MSR_TSC_AUX, svm_host_tsc_aux());
 }
 
+/*
+ * The TPR: the guest reads and writes CR8 through V_TPR without exits
+ * (V_INTR_MASKING), so it is copied from the core before the entry and
+ * back after the exit, as KVM does (TPR bits 3:0 do not survive an exit
+ * on AMD-V).  CR8 writes exit while the LAPIC holds a request that only
+ * the TPR keeps back, so that lowering the TPR delivers it at once.
+ */
+static void svm_load_tpr(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
+{
+	v->int_ctl = (v->int_ctl & ~SVM_INT_CTL_V_TPR_MASK) |
+		     (xkvm_x86_get_cr8(vcpu) & SVM_INT_CTL_V_TPR_MASK);
+	if (xkvm_x86_cr8_write_exit_wanted(vcpu))
+		v->intercept_cr |= SVM_INTERCEPT_CR_WRITE(8);
+	else
+		v->intercept_cr &= ~SVM_INTERCEPT_CR_WRITE(8);
+}
+
+static void svm_save_tpr(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
+{
+	if (!(v->intercept_cr & SVM_INTERCEPT_CR_WRITE(8)))
+		xkvm_x86_set_cr8(vcpu, v->int_ctl & SVM_INT_CTL_V_TPR_MASK);
+}
+
 static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 {
 	struct svm_vcpu *s = to_svm(vcpu);
@@ -300,6 +323,8 @@ static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	else
 		v->intercept_misc1 &= ~SVM_INTERCEPT_IRET;
 
+	svm_load_tpr(vcpu, v);
+
 	svm_clgi();
 	svm_load_guest_msrs(vcpu);
 	xkvm_guest_state_enter();
@@ -313,6 +338,7 @@ static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	svm_stgi();
 
 	svm_complete_events(vcpu, v);
+	svm_save_tpr(vcpu, v);
 	vcpu->arch.regs[XKVM_REG_RAX] = v->rax;
 	vcpu->arch.regs[XKVM_REG_RSP] = v->rsp;
 	vcpu->arch.rip = v->rip;

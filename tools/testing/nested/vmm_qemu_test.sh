@@ -222,11 +222,26 @@ pc_split pc,kernel-irqchip=split 4 host
 q35_split q35,kernel-irqchip=split 4 host"}
 [ "$bench" = 1 ] && configs=$(echo "$configs" | head -1)
 echo "1..$(echo "$configs" | wc -l)"
+# Stock kvm_amd under QEMU 7.2's TCG (the amd machine) hangs early in the
+# L2 boot with its in-kernel irqchip, even with one vCPU and -cpu qemu64
+# (Documentation/testing.md): there reference mode runs the userspace
+# irqchip only.  The irqchip ABI is covered on stock KVM by apic_test,
+# smp_test, irqchip_test and pit_test.
+skip_irqchip=
+[ "$XKVM_MODE" = reference ] && [ "$XKVM_VENDOR_MODULE" = kvm_amd ] &&
+	skip_irqchip="stock kvm_amd hangs in QEMU TCG's nested SVM with an in-kernel irqchip"
 echo "$configs" | {
 	failed=0
 	n=0
 	while read -r name machine smp cpu; do
 		n=$((n + 1))
+		case "$machine" in
+		*kernel-irqchip=off*) ;;
+		*)	if [ -n "$skip_irqchip" ]; then
+				echo "ok $n $name # SKIP $skip_irqchip"
+				continue
+			fi ;;
+		esac
 		run_qemu "$name" "$machine" "$smp" "$cpu"
 		check_boot "$n" "$name" "$smp"
 	done

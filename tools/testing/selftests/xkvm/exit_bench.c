@@ -4,9 +4,13 @@
  * ticks by the guest itself (RDTSC around N iterations):
  *   (a) OUT to a port: an exit all the way to this process and back;
  *   (b) CPUID: an exit the hypervisor handles in the kernel.
- * Prints "bench pio_user_exit <ticks>" and "bench cpuid_kernel_exit
- * <ticks>" (TSC ticks per round trip, rounded down), and "bench-tsc-khz
- * <kHz>", the TSC frequency (KVM_GET_TSC_KHZ).  Meant for an emulated
+ * and, with the in-kernel irqchip (x2APIC mode, two vCPUs):
+ *   (c) a self-IPI, from the ICR write to the handler's return;
+ *   (d) the EOI of that handler (an x2APIC MSR write);
+ *   (e) a TSC-deadline timer: from the deadline to the handler;
+ *   (f) an IPI round trip: vCPU 0 sends, vCPU 1 (running) answers.
+ * Prints "bench <name> <ticks>" (TSC ticks per event, rounded down) for
+ * each, and "bench-tsc-khz <kHz>", the TSC frequency (KVM_GET_TSC_KHZ).  Meant for an emulated
  * machine whose clock counts instructions (QEMU -icount shift=0, Bochs
  * with sync=none): there a tick is a fixed number of emulated
  * instructions, which the harness converts to (tools/testing/nested/
@@ -15,10 +19,25 @@
  * Usage: exit_bench [iterations]   (default 1000, for each measurement)
  */
 #include <sys/ioctl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "x86_util.h"
 #include "xkvm_util.h"
+
+#define VEC_SELF	0xe0
+#define VEC_TIMER	0xe1
+#define VEC_PING	0xe2
+#define VEC_PONG	0xe3
+#define X2APIC_MSR(reg)	(0x800 + ((reg) >> 4))
+#define MSR_X2APIC_EOI	X2APIC_MSR(0xb0)
+#define MSR_X2APIC_SVR	X2APIC_MSR(0xf0)
+#define MSR_X2APIC_ICR	X2APIC_MSR(0x300)
+#define MSR_X2APIC_LVTT	X2APIC_MSR(0x320)
+#define MSR_X2APIC_SELF	X2APIC_MSR(0x3f0)
+#define MSR_TSC_DEADLINE 0x6e0
+#define CPUID_1_ECX_TSC_DEADLINE (1U << 24)
 
 #define BENCH_PORT	0x80
 #define WARMUP		16
@@ -46,12 +65,163 @@ static void guest_bench(uint64_t n)
 	GUEST_DONE();
 }
 
+/* ---- the in-kernel irqchip (guest side) ---- */
+
+static volatile uint64_t irq_seen, irq_tsc, eoi_ticks, stop_flag;
+
+static void x2apic_on(void)
+{
+	wrmsr(MSR_IA32_APICBASE, rdmsr(MSR_IA32_APICBASE) |
+	      MSR_IA32_APICBASE_ENABLE | MSR_IA32_APICBASE_X2APIC);
+	wrmsr(MSR_X2APIC_SVR, 0x1ff);
+}
+
+static void timed_eoi(void)
+{
+	uint64_t t = rdtsc();
+
+	wrmsr(MSR_X2APIC_EOI, 0);
+	eoi_ticks += rdtsc() - t;
+}
+
+static void on_irq(struct ex_regs *regs)
+{
+	irq_tsc = rdtsc();
+	timed_eoi();
+	irq_seen++;
+}
+
+/* vCPU 1: answers each ping with a pong to vCPU 0 until told to stop. */
+static void on_ping(struct ex_regs *regs)
+{
+	wrmsr(MSR_X2APIC_ICR, VEC_PONG);	/* physical, destination 0 */
+	wrmsr(MSR_X2APIC_EOI, 0);
+}
+
+static void guest_responder(void)
+{
+	x2apic_on();
+	__asm__ __volatile__("sti");
+	while (!stop_flag)
+		__asm__ __volatile__("pause");
+	GUEST_DONE();
+}
+
+/* Wait for the next interrupt (bounded: a lost one fails the run). */
+static void wait_irq(uint64_t seen)
+{
+	uint64_t spins = 0;
+
+	while (irq_seen == seen)
+		GUEST_ASSERT(++spins < (1ULL << 32));
+}
+
+static void guest_irqchip_bench(uint64_t n)
+{
+	uint64_t t0, t, total, i;
+
+	x2apic_on();
+	__asm__ __volatile__("sti");
+
+	t0 = rdtsc();
+	for (i = 0; i < n; i++) {
+		wrmsr(MSR_X2APIC_SELF, VEC_SELF);
+		wait_irq(i);
+	}
+	t = rdtsc() - t0;
+	GUEST_SYNC_ARGS(3, t, n, 0);
+	GUEST_SYNC_ARGS(4, eoi_ticks, n, 0);
+
+	wrmsr(MSR_X2APIC_LVTT, VEC_TIMER | (2 << 17));	/* TSC deadline */
+	total = 0;
+	for (i = 0; i < n; i++) {
+		t = rdtsc() + 20000;
+		wrmsr(MSR_TSC_DEADLINE, t);
+		wait_irq(n + i);
+		GUEST_ASSERT(irq_tsc >= t);
+		total += irq_tsc - t;
+	}
+	GUEST_SYNC_ARGS(5, total, n, 0);
+
+	t0 = rdtsc();
+	for (i = 0; i < n; i++) {
+		wrmsr(MSR_X2APIC_ICR, (1ULL << 32) | VEC_PING);
+		wait_irq(2 * n + i);
+	}
+	t = rdtsc() - t0;
+	stop_flag = 1;
+	GUEST_SYNC_ARGS(6, t, n, 0);
+	GUEST_DONE();
+}
+
+/* ---- host side ---- */
+
+static const char * const names[] = {
+	[1] = "pio_user_exit",
+	[2] = "cpuid_kernel_exit",
+	[3] = "apic_self_ipi",
+	[4] = "apic_eoi",
+	[5] = "apic_timer_deadline_to_handler",
+	[6] = "apic_ipi_roundtrip",
+};
+
+static void *run_responder(void *arg)
+{
+	struct kvm_vcpu *vcpu = arg;
+	struct ucall uc;
+
+	if (vcpu_run_ucall(vcpu, &uc) != UCALL_DONE)
+		fprintf(stderr, "exit_bench: responder vCPU did not finish\n");
+	return NULL;
+}
+
+/* x2APIC and the TSC-deadline timer in the vCPU's CPUID. */
+static void irqchip_cpuid(struct kvm_vcpu *vcpu)
+{
+	struct kvm_cpuid2 *c = vcpu_set_supported_cpuid(vcpu);
+
+	cpuid2_find(c, 1, 0)->ecx |= CPUID_1_ECX_TSC_DEADLINE;
+	vcpu_set_cpuid2(vcpu, c);
+	free(c);
+}
+
+/* (c)-(f); returns the number of results printed. */
+static int irqchip_bench(uint64_t n)
+{
+	struct kvm_mp_state runnable = { KVM_MP_STATE_RUNNABLE };
+	struct kvm_vcpu *bsp, *ap;
+	struct kvm_vm *vm;
+	struct ucall uc;
+	pthread_t thread;
+	int results = 0;
+	uint64_t cmd;
+
+	vm = vm_create_long_mode();
+	TEST_ASSERT(!ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0), "KVM_CREATE_IRQCHIP");
+	bsp = vm_vcpu_add(vm, 0, guest_irqchip_bench);
+	ap = vm_vcpu_add(vm, 1, guest_responder);
+	TEST_ASSERT(!ioctl(ap->fd, KVM_SET_MP_STATE, &runnable), "KVM_SET_MP_STATE");
+	irqchip_cpuid(bsp);
+	irqchip_cpuid(ap);
+	vcpu_args_set(bsp, 1, n);
+	vm_install_exception_handler(vm, VEC_SELF, on_irq);
+	vm_install_exception_handler(vm, VEC_TIMER, on_irq);
+	vm_install_exception_handler(vm, VEC_PONG, on_irq);
+	vm_install_exception_handler(vm, VEC_PING, on_ping);
+	TEST_ASSERT(!pthread_create(&thread, NULL, run_responder, ap), "pthread");
+	while ((cmd = vcpu_run_ucall(bsp, &uc)) == UCALL_SYNC) {
+		printf("bench %s %llu\n", names[uc.args[0]],
+		       (unsigned long long)(uc.args[1] / uc.args[2]));
+		fflush(stdout);
+		results++;
+	}
+	pthread_join(thread, NULL);
+	kvm_vm_free(vm);
+	return cmd == UCALL_DONE ? results : -1;
+}
+
 int main(int argc, char **argv)
 {
-	static const char * const names[] = {
-		[1] = "pio_user_exit",
-		[2] = "cpuid_kernel_exit",
-	};
 	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 0) : 1000;
 	unsigned long nr_port_exits = 0;
 	struct kvm_vcpu *vcpu;
@@ -91,8 +261,9 @@ int main(int argc, char **argv)
 		results++;
 	}
 	kvm_vm_free(vm);
-	if (results != 2 || nr_port_exits != n + WARMUP) {
-		fprintf(stderr, "exit_bench: %d results, %lu port exits (want 2, %llu)\n",
+	results += irqchip_bench(n);
+	if (results != 6 || nr_port_exits != n + WARMUP) {
+		fprintf(stderr, "exit_bench: %d results, %lu port exits (want 6, %llu)\n",
 			results, nr_port_exits, (unsigned long long)(n + WARMUP));
 		return 1;
 	}
