@@ -141,4 +141,21 @@ TEST(vcpu_mmap_size)
 	kvm_vm_free(vm);
 }
 
+/*
+ * KVM_SET/GET_NR_MMU_PAGES: accepted from 64 pages up and read back; the
+ * default follows the guest's memory (2% of its pages, at least 64).
+ */
+TEST(nr_mmu_pages)
+{
+	struct kvm_vm *vm = vm_create_barebones();
+
+	vm_mem_region_add(vm, 0, 0, 64 << 20, 0);
+	EXPECT_EQ(64 * 256 * 20 / 1000, ioctl(vm->fd, KVM_GET_NR_MMU_PAGES, 0));
+	EXPECT_EQ(-1, ioctl(vm->fd, KVM_SET_NR_MMU_PAGES, 63));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, ioctl(vm->fd, KVM_SET_NR_MMU_PAGES, 1000));
+	EXPECT_EQ(1000, ioctl(vm->fd, KVM_GET_NR_MMU_PAGES, 0));
+	kvm_vm_free(vm);
+}
+
 TEST_HARNESS_MAIN
