@@ -95,6 +95,7 @@ void xkvm_pic_set_state(struct xkvm_pic *pic, int chip,
 
 struct xkvm_ioapic;
 
+/* create: NULL when out of memory; destroy: NULL is fine. */
 struct xkvm_ioapic *xkvm_ioapic_create(struct xkvm *vm);
 void xkvm_ioapic_destroy(struct xkvm_ioapic *ioapic);
 int xkvm_ioapic_set_irq(struct xkvm_ioapic *ioapic, int pin, int source,
@@ -102,8 +103,9 @@ int xkvm_ioapic_set_irq(struct xkvm_ioapic *ioapic, int pin, int source,
 /* A local APIC EOI'd level-triggered @vector: clear remote IRR, resample. */
 void xkvm_ioapic_eoi(struct xkvm_ioapic *ioapic, int vector);
 /*
- * MMIO at the IOAPIC's base: IOREGSEL at +0x00, IOWIN at +0x10, EOI at
- * +0x40.  Returns 0 if handled, -ENOENT if @gpa is not the IOAPIC's.
+ * MMIO at the IOAPIC's base: IOREGSEL at +0x00, IOWIN at +0x10 (KVM's
+ * version 0x11 IOAPIC has no EOI register).  Returns 0 if handled,
+ * -ENOENT if @gpa is not the IOAPIC's.
  */
 int xkvm_ioapic_mmio(struct xkvm_ioapic *ioapic, u64 gpa, bool write,
 		     int len, void *data);
@@ -116,6 +118,10 @@ void xkvm_ioapic_set_state(struct xkvm_ioapic *ioapic,
 
 struct xkvm_pit;
 
+/*
+ * create: NULL when out of memory.  destroy (NULL is fine) stops the timer
+ * and waits for a queued tick, so the PIT raises nothing afterwards.
+ */
 struct xkvm_pit *xkvm_pit_create(struct xkvm *vm, u32 flags);
 void xkvm_pit_destroy(struct xkvm_pit *pit);
 /* Ports 0x40-0x43 and 0x61; 0 if handled, -ENOENT if not the PIT's. */

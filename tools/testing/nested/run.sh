@@ -43,6 +43,7 @@
 #   NESTED_JOBS (make -j, default 2), NESTED_TAIL (console lines shown on failure, 60),
 #   NESTED_SRC (module source tree, default the repository),
 #   NESTED_XKVM_PARAMS (parameters for xkvm.ko, e.g. "nx_huge_pages=force"),
+#   NESTED_QEMU_TIMEOUT (seconds per QEMU boot of vmm_qemu_test, default 240),
 #   NESTED_VMM (default 1: also run vmm_qemu_test.sh, where Debian's QEMU
 #   boots a Linux guest on the hypervisor under test, in machines that get
 #   the host's root over virtio-9p (amd); all: also in the others (intel),
@@ -553,7 +554,9 @@ build_initrd()
 	[ -f "$build/kvm_stat" ] && vmm_env+=(XKVM_KVM_STAT="$build/kvm_stat")
 	# The L2 guest boots several times slower on the debug kernel: it
 	# gets most of the binary's time limit instead of 240 s.
-	if [ "$kver" = "$debug_kver" ]; then
+	if [ -n "${NESTED_QEMU_TIMEOUT:-}" ]; then
+		vmm_env+=(XKVM_QEMU_TIMEOUT="$NESTED_QEMU_TIMEOUT")
+	elif [ "$kver" = "$debug_kver" ]; then
 		vmm_env+=(XKVM_QEMU_TIMEOUT=$((test_timeout * 4 / 5)))
 	fi
 	# NESTED_FUZZ_<X> reaches the tests as XKVM_FUZZ_<X> (fuzz_test).
