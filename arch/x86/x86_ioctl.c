@@ -173,27 +173,6 @@ static long xkvm_x86_vm_enable_cap(struct xkvm *vm,
 
 #define XKVM_MIN_MMU_PAGES	64	/* KVM's KVM_MIN_ALLOC_MMU_PAGES */
 
-/*
- * KVM_GET_NR_MMU_PAGES: what KVM_SET_NR_MMU_PAGES asked for, or KVM's
- * default (2% of the guest's pages, at least 64).  The number bounds
- * KVM's shadow page tables; two-dimensional paging does not use it.
- */
-static long xkvm_x86_get_nr_mmu_pages(struct xkvm *vm)
-{
-	struct xkvm_memslots *slots;
-	unsigned long pages = 0;
-	int i, idx;
-
-	if (READ_ONCE(vm->arch.nr_mmu_pages))
-		return READ_ONCE(vm->arch.nr_mmu_pages);
-	idx = srcu_read_lock(&vm->srcu);
-	slots = srcu_dereference(vm->memslots, &vm->srcu);
-	for (i = 0; i < slots->nr; i++)
-		pages += slots->slots[i]->npages;
-	srcu_read_unlock(&vm->srcu, idx);
-	return max_t(unsigned long, pages * 20 / 1000, XKVM_MIN_MMU_PAGES);
-}
-
 static long xkvm_x86_set_boot_cpu_id(struct xkvm *vm, unsigned long id)
 {
 	long r = 0;
@@ -226,12 +205,15 @@ long xkvm_arch_vm_ioctl(struct xkvm *vm, unsigned int ioctl,
 	case KVM_SET_BOOT_CPU_ID:
 		return xkvm_x86_set_boot_cpu_id(vm, arg);
 	case KVM_SET_NR_MMU_PAGES:
+		/*
+		 * A budget for KVM's shadow page tables, which two-dimensional
+		 * paging does not use; the deprecated KVM_GET_NR_MMU_PAGES is
+		 * gone from KVM (6.12 answers -ENOTTY), and from xkvm.
+		 */
 		if (arg < XKVM_MIN_MMU_PAGES)
 			return -EINVAL;
 		WRITE_ONCE(vm->arch.nr_mmu_pages, arg);
 		return 0;
-	case KVM_GET_NR_MMU_PAGES:
-		return xkvm_x86_get_nr_mmu_pages(vm);
 	}
 	r = xkvm_x86_irqchip_vm_ioctl(vm, ioctl, (void __user *)arg);
 	return r == -ENOIOCTLCMD ? -ENOTTY : r;

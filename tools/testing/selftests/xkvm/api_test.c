@@ -142,19 +142,32 @@ TEST(vcpu_mmap_size)
 }
 
 /*
- * KVM_SET/GET_NR_MMU_PAGES: accepted from 64 pages up and read back; the
- * default follows the guest's memory (2% of its pages, at least 64).
+ * KVM_SET_NR_MMU_PAGES: accepted from 64 pages up.  The deprecated
+ * KVM_GET_NR_MMU_PAGES reads it back where it still exists (6.1's KVM;
+ * 6.12's and xkvm answer ENOTTY), with KVM's default before a request (2%
+ * of the guest's pages, at least 64).
  */
 TEST(nr_mmu_pages)
 {
 	struct kvm_vm *vm = vm_create_barebones();
+	int r;
 
 	vm_mem_region_add(vm, 0, 0, 64 << 20, 0);
-	EXPECT_EQ(64 * 256 * 20 / 1000, ioctl(vm->fd, KVM_GET_NR_MMU_PAGES, 0));
+	r = ioctl(vm->fd, KVM_GET_NR_MMU_PAGES, 0);
+	if (r < 0) {
+		EXPECT_EQ(ENOTTY, errno);
+	} else {
+		EXPECT_EQ(64 * 256 * 20 / 1000, r);
+	}
 	EXPECT_EQ(-1, ioctl(vm->fd, KVM_SET_NR_MMU_PAGES, 63));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(0, ioctl(vm->fd, KVM_SET_NR_MMU_PAGES, 1000));
-	EXPECT_EQ(1000, ioctl(vm->fd, KVM_GET_NR_MMU_PAGES, 0));
+	r = ioctl(vm->fd, KVM_GET_NR_MMU_PAGES, 0);
+	if (r < 0) {
+		EXPECT_EQ(ENOTTY, errno);
+	} else {
+		EXPECT_EQ(1000, r);
+	}
 	kvm_vm_free(vm);
 }
 
