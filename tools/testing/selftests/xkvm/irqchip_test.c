@@ -1378,6 +1378,11 @@ static void *race_lines(void *arg)
 		    __irq_line_status(ctx->vm, gsi, 0, &status))
 			ctx->errors++;
 		ctx->ops++;
+		/*
+		 * An edge at most every 100 us: a slow emulator (Bochs) must
+		 * leave the guest time between the interrupts it takes.
+		 */
+		usleep(100);
 	}
 	return NULL;
 }
