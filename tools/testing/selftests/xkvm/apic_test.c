@@ -252,29 +252,6 @@ static void __attribute__((constructor)) install_kick_handler(void)
 	sigaction(SIGUSR1, &sa, NULL);
 }
 
-/* KVM_RUN with a watchdog: after @ms a signal makes it return -1/EINTR. */
-static int run_timed(struct kvm_vcpu *vcpu, unsigned int ms)
-{
-	struct itimerspec its = {
-		.it_value = { .tv_sec = ms / 1000,
-			      .tv_nsec = (ms % 1000) * 1000000L },
-	};
-	struct sigevent sev;
-	timer_t t;
-	int r, err;
-
-	memset(&sev, 0, sizeof(sev));
-	sev.sigev_notify = SIGEV_THREAD_ID;
-	sev.sigev_signo = SIGUSR1;
-	sev._sigev_un._tid = gettid();
-	TEST_ASSERT(!timer_create(CLOCK_MONOTONIC, &sev, &t), "timer_create");
-	TEST_ASSERT(!timer_settime(t, 0, &its, NULL), "timer_settime");
-	r = __vcpu_run(vcpu);
-	err = errno;
-	timer_delete(t);
-	errno = err;
-	return r;
-}
 
 static uint32_t lapic_reg(const struct kvm_lapic_state *s, uint32_t reg);
 
@@ -310,7 +287,7 @@ static void report_stuck(struct kvm_vcpu *vcpu)
 /* As vcpu_run_ucall(), under the watchdog. */
 static uint64_t run_ucall(struct kvm_vcpu *vcpu, struct ucall *uc)
 {
-	int r = run_timed(vcpu, WATCHDOG_MS), err = errno;
+	int r = vcpu_run_timed(vcpu, WATCHDOG_MS, SIGUSR1), err = errno;
 	uint64_t cmd;
 
 	if (r == -1 && err == EINTR)

@@ -238,29 +238,6 @@ static void __attribute__((constructor)) install_kick_handler(void)
 	sigaction(SIGUSR1, &sa, NULL);
 }
 
-/* KVM_RUN with a watchdog: after @ms a signal makes it return -1/EINTR. */
-static int run_timed(struct kvm_vcpu *vcpu, unsigned int ms)
-{
-	struct itimerspec its = {
-		.it_value = { .tv_sec = ms / 1000,
-			      .tv_nsec = (ms % 1000) * 1000000L },
-	};
-	struct sigevent sev;
-	timer_t t;
-	int r, err;
-
-	memset(&sev, 0, sizeof(sev));
-	sev.sigev_notify = SIGEV_THREAD_ID;
-	sev.sigev_signo = SIGUSR1;
-	sev._sigev_un._tid = gettid();
-	TEST_ASSERT(!timer_create(CLOCK_MONOTONIC, &sev, &t), "timer_create");
-	TEST_ASSERT(!timer_settime(t, 0, &its, NULL), "timer_settime");
-	r = __vcpu_run(vcpu);
-	err = errno;
-	timer_delete(t);
-	errno = err;
-	return r;
-}
 
 static const char *run_failure(int r, int err)
 {
@@ -288,7 +265,7 @@ static uint64_t check_ucall(struct kvm_vcpu *vcpu, struct ucall *uc)
 
 static uint64_t run_ucall(struct kvm_vcpu *vcpu, struct ucall *uc)
 {
-	int r = run_timed(vcpu, WATCHDOG_MS);
+	int r = vcpu_run_timed(vcpu, WATCHDOG_MS, SIGUSR1);
 
 	TEST_ASSERT(r == 0, "vCPU %u: KVM_RUN returned %d%s", vcpu->id, r,
 		    run_failure(r, errno));
@@ -327,7 +304,7 @@ static void *runner_fn(void *arg)
 {
 	struct runner *rn = arg;
 
-	rn->r = run_timed(rn->vcpu, rn->timeout_ms);
+	rn->r = vcpu_run_timed(rn->vcpu, rn->timeout_ms, SIGUSR1);
 	rn->err = errno;
 	__atomic_store_n(&rn->done, 1, __ATOMIC_RELEASE);
 	return NULL;

@@ -181,6 +181,11 @@ void vcpu_args_set(struct kvm_vcpu *vcpu, unsigned int n, ...);
 int __vcpu_run(struct kvm_vcpu *vcpu);
 /* KVM_RUN that must return 0. */
 void vcpu_run(struct kvm_vcpu *vcpu);
+/*
+ * Raw KVM_RUN with a watchdog: after @ms, signal @signo (whose handler the
+ * caller installed) ends it with -1/EINTR.
+ */
+int vcpu_run_timed(struct kvm_vcpu *vcpu, unsigned int ms, int signo);
 
 const char *exit_reason_str(uint32_t reason);
 

@@ -10,6 +10,8 @@
  * through TEST_ASSERT() with errno and the ioctl named.
  */
 #include <fcntl.h>
+#include <signal.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -485,4 +487,31 @@ void *addr_gpa2hva(struct kvm_vm *vm, uint64_t gpa)
 void *addr_gva2hva(struct kvm_vm *vm, uint64_t gva)
 {
 	return addr_gpa2hva(vm, addr_gva2gpa(vm, gva));
+}
+
+/*
+ * KVM_RUN with a watchdog: after @ms, signal @signo (the caller installs a
+ * handler for it) makes it return -1 with EINTR.  Returns like __vcpu_run.
+ */
+int vcpu_run_timed(struct kvm_vcpu *vcpu, unsigned int ms, int signo)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = ms / 1000,
+			      .tv_nsec = (ms % 1000) * 1000000L },
+	};
+	struct sigevent sev;
+	timer_t t;
+	int r, err;
+
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = signo;
+	sev._sigev_un._tid = gettid();
+	TEST_ASSERT(!timer_create(CLOCK_MONOTONIC, &sev, &t), "timer_create");
+	TEST_ASSERT(!timer_settime(t, 0, &its, NULL), "timer_settime");
+	r = __vcpu_run(vcpu);
+	err = errno;
+	timer_delete(t);
+	errno = err;
+	return r;
 }
