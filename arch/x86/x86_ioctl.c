@@ -210,10 +210,7 @@ long xkvm_arch_vm_ioctl(struct xkvm *vm, unsigned int ioctl,
 		 * paging does not use; the deprecated KVM_GET_NR_MMU_PAGES is
 		 * gone from KVM (6.12 answers -ENOTTY), and from xkvm.
 		 */
-		if (arg < XKVM_MIN_MMU_PAGES)
-			return -EINVAL;
-		WRITE_ONCE(vm->arch.nr_mmu_pages, arg);
-		return 0;
+		return arg < XKVM_MIN_MMU_PAGES ? -EINVAL : 0;
 	}
 	r = xkvm_x86_irqchip_vm_ioctl(vm, ioctl, (void __user *)arg);
 	return r == -ENOIOCTLCMD ? -ENOTTY : r;

@@ -242,7 +242,6 @@ struct xkvm_arch {
 	u32 tss_addr;			/* KVM_SET_TSS_ADDR (lock) */
 	u64 identity_map_addr;		/* KVM_SET_IDENTITY_MAP_ADDR (lock) */
 	u64 tsc_offset0;		/* guest TSC 0 at VM creation */
-	unsigned long nr_mmu_pages;	/* KVM_SET_NR_MMU_PAGES, 0: default */
 
 	u64 stat[XKVM_NR_VM_STATS];	/* see XKVM_X86_VM_STATS */
 
