@@ -273,17 +273,6 @@ static void set_events(struct kvm_vcpu *vcpu, struct kvm_vcpu_events *ev)
 		    "KVM_SET_VCPU_EVENTS (flags 0x%x) failed", ev->flags);
 }
 
-/* Run, require GUEST_SYNC with args[0] == id, return the ucall. */
-static void run_sync(struct kvm_vcpu *vcpu, struct ucall *uc, uint64_t id)
-{
-	uint64_t cmd = vcpu_run_ucall(vcpu, uc);
-
-	TEST_ASSERT(cmd == UCALL_SYNC && uc->args[0] == id,
-		    "wanted GUEST_SYNC(%llu), got ucall %llu (%s)",
-		    (unsigned long long)id, (unsigned long long)cmd,
-		    ucall_describe(uc));
-}
-
 static uint64_t vcpu_rip(struct kvm_vcpu *vcpu)
 {
 	struct kvm_regs regs;
@@ -363,8 +352,8 @@ TEST(interrupt_bad_input)
 	EXPECT_EQ(-1, ioctl(vm->fd, KVM_INTERRUPT, &irq));
 
 	/* Nothing was queued: the guest sees no interrupt. */
-	run_sync(vcpu, &uc, 1);
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(0, uc.args[1]);
 	vcpu_expect_done(vcpu);
 	kvm_vm_free(vm);
@@ -379,7 +368,7 @@ TEST(interrupt_delivered_with_if1)
 	struct ucall uc;
 	uint64_t rip;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	EXPECT_EQ(1, run->if_flag);
 	EXPECT_EQ(1, run->ready_for_interrupt_injection);
 	rip = resume_rip(vcpu);
@@ -392,7 +381,7 @@ TEST(interrupt_delivered_with_if1)
 	}
 
 	/* Taken at once, before the guest's next instruction. */
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(VEC_A, uc.args[2]);
 	EXPECT_EQ(rip, uc.args[3]);
@@ -419,7 +408,7 @@ TEST(interrupt_requeue_replaces)
 	struct kvm_vcpu_events ev;
 	struct ucall uc;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	ASSERT_EQ(0, __interrupt(vcpu, VEC_A));
 	ASSERT_EQ(0, __interrupt(vcpu, VEC_B));
 	if (have_events()) {
@@ -427,7 +416,7 @@ TEST(interrupt_requeue_replaces)
 		EXPECT_EQ(1, ev.interrupt.injected);
 		EXPECT_EQ(VEC_B, ev.interrupt.nr);
 	}
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(VEC_B, uc.args[2]);
 	vcpu_expect_done(vcpu);
@@ -448,7 +437,7 @@ TEST(interrupt_injected_with_if0)
 	struct kvm_run *run = vcpu->run;
 	struct ucall uc;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	EXPECT_EQ(0, run->if_flag);
 	EXPECT_EQ(0, run->ready_for_interrupt_injection);
 
@@ -461,7 +450,7 @@ TEST(interrupt_injected_with_if0)
 		kvm_vm_free(vm);
 		return;
 	}
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(VEC_IF0, uc.args[2]);
 	EXPECT_EQ(0, uc.args[3] & X86_EFLAGS_IF);
@@ -485,9 +474,9 @@ TEST(irq_window_after_sti)
 	struct ucall uc;
 	uint64_t rip;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	run->request_interrupt_window = 1;
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(0, run->if_flag);
 	EXPECT_EQ(0, run->ready_for_interrupt_injection);
 
@@ -503,7 +492,7 @@ TEST(irq_window_after_sti)
 
 	ASSERT_EQ(0, __interrupt(vcpu, VEC_WINDOW));
 	run->request_interrupt_window = 0;
-	run_sync(vcpu, &uc, 3);
+	vcpu_run_sync(vcpu, &uc, 3);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(VEC_WINDOW, uc.args[2]);
 	EXPECT_EQ(rip, uc.args[3]);
@@ -525,7 +514,7 @@ TEST(hlt_in_sti_shadow_ends_it)
 	struct kvm_vcpu_events ev;
 	struct ucall uc;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	vcpu_run(vcpu);
 	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_HLT);
 	EXPECT_EQ((uint64_t)(uintptr_t)hlt_after, vcpu_rip(vcpu));
@@ -537,7 +526,7 @@ TEST(hlt_in_sti_shadow_ends_it)
 	}
 
 	ASSERT_EQ(0, __interrupt(vcpu, VEC_HLT));
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(VEC_HLT, uc.args[2]);
 	EXPECT_EQ((uint64_t)(uintptr_t)hlt_after, uc.args[3]);
@@ -559,7 +548,7 @@ TEST(irq_window_with_if1)
 	uint64_t rip;
 	int i;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	rip = resume_rip(vcpu);
 	run->request_interrupt_window = 1;
 	for (i = 0; i < 2; i++) {
@@ -571,7 +560,7 @@ TEST(irq_window_with_if1)
 	}
 	ASSERT_EQ(0, __interrupt(vcpu, VEC_WINDOW_IF1));
 	run->request_interrupt_window = 0;
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(VEC_WINDOW_IF1, uc.args[2]);
 	EXPECT_EQ(rip, uc.args[3]);
@@ -605,7 +594,7 @@ TEST(interrupt_eexist_split_irqchip)
 	vm_install_exception_handler(vm, VEC_SPLIT_A, irq_handler);
 	vm_install_exception_handler(vm, VEC_SPLIT_B, irq_handler);
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	EXPECT_EQ(-1, __interrupt(vcpu, 256));
 	EXPECT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, __interrupt(vcpu, VEC_SPLIT_A));
@@ -613,13 +602,13 @@ TEST(interrupt_eexist_split_irqchip)
 	EXPECT_EQ(EEXIST, errno);
 
 	/* IF=0: not delivered, still queued. */
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(0, uc.args[1]);
 	EXPECT_EQ(-1, __interrupt(vcpu, VEC_SPLIT_B));
 	EXPECT_EQ(EEXIST, errno);
 
 	/* STI: the first vector arrives; the slot is free again. */
-	run_sync(vcpu, &uc, 3);
+	vcpu_run_sync(vcpu, &uc, 3);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(VEC_SPLIT_A, uc.args[2]);
 	EXPECT_EQ(0, __interrupt(vcpu, VEC_SPLIT_B));
@@ -640,7 +629,7 @@ TEST(nmi_delivered_with_if0)
 	if (kvm_check_cap(KVM_CAP_USER_NMI) <= 0)
 		SKIP(return, "KVM_CAP_USER_NMI is 0");
 	vm = vm_with_irq_handlers(&vcpu, guest_nmi_if0);
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	EXPECT_EQ(0, vcpu->run->if_flag);
 	ASSERT_EQ(0, __nmi(vcpu));
 	if (have_events()) {
@@ -648,7 +637,7 @@ TEST(nmi_delivered_with_if0)
 		EXPECT_EQ(1, ev.nmi.pending);
 		EXPECT_EQ(0, ev.nmi.masked);
 	}
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(NMI_VECTOR, uc.args[2]);
 	EXPECT_EQ(0, uc.args[3] & X86_EFLAGS_IF);
@@ -678,11 +667,11 @@ TEST(nmi_blocked_until_iret)
 	if (kvm_check_cap(KVM_CAP_USER_NMI) <= 0)
 		SKIP(return, "KVM_CAP_USER_NMI is 0");
 	vm = vm_with_irq_handlers(&vcpu, guest_nmi_nesting);
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	ASSERT_EQ(0, __nmi(vcpu));
 
 	/* Inside the handler. */
-	run_sync(vcpu, &uc, 0x4e);
+	vcpu_run_sync(vcpu, &uc, 0x4e);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(1, uc.args[2]);
 	if (have_events()) {
@@ -699,7 +688,7 @@ TEST(nmi_blocked_until_iret)
 	}
 
 	/* Handler ends, IRET, the second NMI; never two handlers at once. */
-	run_sync(vcpu, &uc, 3);
+	vcpu_run_sync(vcpu, &uc, 3);
 	EXPECT_EQ(2, uc.args[1]);
 	EXPECT_EQ(1, uc.args[2]);
 	EXPECT_EQ(0, uc.args[3]);
@@ -709,7 +698,7 @@ TEST(nmi_blocked_until_iret)
 		EXPECT_EQ(0, ev.nmi.pending);
 	}
 	/* And no third one. */
-	run_sync(vcpu, &uc, 4);
+	vcpu_run_sync(vcpu, &uc, 4);
 	EXPECT_EQ(2, uc.args[1]);
 	vcpu_expect_done(vcpu);
 	kvm_vm_free(vm);
@@ -768,7 +757,7 @@ TEST(events_get_new_vcpu)
 	EXPECT_EQ(0, again.nmi.pending);
 	EXPECT_EQ(0, again.interrupt.injected);
 	EXPECT_EQ(0, again.exception.injected);
-	run_sync(vcpu, &(struct ucall){ 0 }, 1);
+	vcpu_run_sync(vcpu, &(struct ucall){ 0 }, 1);
 	kvm_vm_free(vm);
 }
 
@@ -848,7 +837,7 @@ TEST(events_set_bad_exception)
 	EXPECT_EQ(0, ev.exception.injected);
 
 	/* The guest runs normally: nothing was injected. */
-	run_sync(vcpu, &(struct ucall){ 0 }, 1);
+	vcpu_run_sync(vcpu, &(struct ucall){ 0 }, 1);
 	kvm_vm_free(vm);
 }
 
@@ -863,7 +852,7 @@ TEST(events_nmi_pending)
 	if (!have_events())
 		SKIP(return, "KVM_CAP_VCPU_EVENTS is 0");
 	vm = vm_with_irq_handlers(&vcpu, guest_nmi_count);
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 
 	get_events(vcpu, &ev);
 	ev.flags = 0;
@@ -871,7 +860,7 @@ TEST(events_nmi_pending)
 	set_events(vcpu, &ev);
 	get_events(vcpu, &ev);
 	EXPECT_EQ(0, ev.nmi.pending);
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(0, uc.args[1]);
 
 	get_events(vcpu, &ev);
@@ -880,7 +869,7 @@ TEST(events_nmi_pending)
 	set_events(vcpu, &ev);
 	get_events(vcpu, &ev);
 	EXPECT_EQ(1, ev.nmi.pending);
-	run_sync(vcpu, &uc, 3);
+	vcpu_run_sync(vcpu, &uc, 3);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(NMI_VECTOR, uc.args[2]);
 	get_events(vcpu, &ev);
@@ -905,7 +894,7 @@ TEST(events_nmi_masked)
 		SKIP(return, "KVM_CAP_VCPU_EVENTS is 0");
 	vm = vm_with_irq_handlers(&vcpu, guest_nmi_masked);
 	vm_install_exception_handler(vm, UD_VECTOR, ud_skip_handler);
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 
 	get_events(vcpu, &ev);
 	ev.flags = 0;
@@ -928,14 +917,14 @@ TEST(events_nmi_masked)
 	EXPECT_EQ(1, ev.nmi.pending);
 
 	/* Blocked: the guest runs to its next stop without the NMI. */
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(0, uc.args[1]);
 	get_events(vcpu, &ev);
 	EXPECT_EQ(1, ev.nmi.masked);
 	EXPECT_EQ(1, ev.nmi.pending);
 
 	/* UD2, its handler's IRET, then the NMI. */
-	run_sync(vcpu, &uc, 3);
+	vcpu_run_sync(vcpu, &uc, 3);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(1, uc.args[2]);
 	EXPECT_EQ(1, uc.args[3]);
@@ -957,7 +946,7 @@ TEST(events_interrupt_injected)
 	if (!have_events())
 		SKIP(return, "KVM_CAP_VCPU_EVENTS is 0");
 	vm = vm_with_irq_handlers(&vcpu, guest_irq_if1);
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	rip = resume_rip(vcpu);
 
 	get_events(vcpu, &ev);
@@ -970,7 +959,7 @@ TEST(events_interrupt_injected)
 	EXPECT_EQ(1, ev.interrupt.injected);
 	EXPECT_EQ(VEC_EVENTS, ev.interrupt.nr);
 
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(VEC_EVENTS, uc.args[2]);
 	EXPECT_EQ(rip, uc.args[3]);
@@ -1007,7 +996,7 @@ TEST(events_interrupt_shadow)
 	get_events(vcpu, &ev);
 	ASSERT_EQ(KVM_VCPUEVENT_VALID_SHADOW,
 		  ev.flags & KVM_VCPUEVENT_VALID_SHADOW);
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 
 	for (i = 0; i < ARRAY_SIZE(shadows); i++) {
 		get_events(vcpu, &ev);
@@ -1037,7 +1026,7 @@ TEST(events_interrupt_shadow)
 	ev.flags = KVM_VCPUEVENT_VALID_SHADOW;
 	ev.interrupt.shadow = KVM_X86_SHADOW_INT_STI;
 	set_events(vcpu, &ev);
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	get_events(vcpu, &ev);
 	EXPECT_EQ(0, ev.interrupt.shadow);
 	kvm_vm_free(vm);
@@ -1064,7 +1053,7 @@ TEST(events_sipi_vector)
 	get_events(vcpu, &ev);
 	EXPECT_EQ(0, ev.sipi_vector);
 	EXPECT_EQ(0, ev.flags & KVM_VCPUEVENT_VALID_SIPI_VECTOR);
-	run_sync(vcpu, &(struct ucall){ 0 }, 1);
+	vcpu_run_sync(vcpu, &(struct ucall){ 0 }, 1);
 	kvm_vm_free(vm);
 }
 
@@ -1085,7 +1074,7 @@ TEST(events_exception_injected)
 	vm = vm_create_with_one_vcpu(&vcpu, guest_exceptions);
 	vm_install_exception_handler(vm, UD_VECTOR, ud_record_handler);
 	vm_install_exception_handler(vm, GP_VECTOR, gp_record_handler);
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 
 	rip = resume_rip(vcpu);
 	get_events(vcpu, &ev);
@@ -1099,7 +1088,7 @@ TEST(events_exception_injected)
 	EXPECT_EQ(1, ev.exception.injected);
 	EXPECT_EQ(UD_VECTOR, ev.exception.nr);
 	EXPECT_EQ(0, ev.exception.has_error_code);
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(rip, uc.args[2]);
 	get_events(vcpu, &ev);
@@ -1118,7 +1107,7 @@ TEST(events_exception_injected)
 	EXPECT_EQ(GP_VECTOR, ev.exception.nr);
 	EXPECT_EQ(1, ev.exception.has_error_code);
 	EXPECT_EQ(0x1234, ev.exception.error_code);
-	run_sync(vcpu, &uc, 3);
+	vcpu_run_sync(vcpu, &uc, 3);
 	EXPECT_EQ(1, uc.args[1]);
 	EXPECT_EQ(0x1234, uc.args[2]);
 	EXPECT_EQ(rip, uc.args[3]);

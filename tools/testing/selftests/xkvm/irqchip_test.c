@@ -713,17 +713,6 @@ static struct kvm_vm *vm_irqchip_vcpu(struct kvm_vcpu **vcpu, void *guest,
 	return vm;
 }
 
-/* Run, require GUEST_SYNC with args[0] == id. */
-static void run_sync(struct kvm_vcpu *vcpu, struct ucall *uc, uint64_t id)
-{
-	uint64_t cmd = vcpu_run_ucall(vcpu, uc);
-
-	TEST_ASSERT(cmd == UCALL_SYNC && uc->args[0] == id,
-		    "wanted GUEST_SYNC(%llu), got ucall %llu (%s)",
-		    (unsigned long long)id, (unsigned long long)cmd,
-		    ucall_describe(uc));
-}
-
 /* ---- capabilities and VM ioctls without guest code ---- */
 
 TEST(capabilities)
@@ -1065,7 +1054,7 @@ TEST(pic_edge)
 	struct kvm_irqchip chip;
 	struct ucall uc;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	/* The guest's ICWs and OCW1 as the host sees them. */
 	get_irqchip(vm, KVM_IRQCHIP_PIC_MASTER, &chip);
 	EXPECT_EQ(PIC_M_BASE, chip.chip.pic.irq_base);
@@ -1078,12 +1067,12 @@ TEST(pic_edge)
 	EXPECT_EQ(0xff, chip.chip.pic.imr);
 	EXPECT_EQ(1, irq_edge(vm, 3));
 
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	get_irqchip(vm, KVM_IRQCHIP_PIC_MASTER, &chip);
 	EXPECT_EQ(BIT(3), chip.chip.pic.isr);
 	EXPECT_EQ(0, chip.chip.pic.irr);
 
-	run_sync(vcpu, &uc, 3);
+	vcpu_run_sync(vcpu, &uc, 3);
 	EXPECT_EQ(1, irq_edge(vm, 3));
 	EXPECT_EQ(0, irq_edge(vm, 3));
 	vcpu_expect_done(vcpu);
@@ -1096,9 +1085,9 @@ TEST(pic_mask)
 	struct kvm_vm *vm = vm_irqchip_vcpu(&vcpu, guest_pic_mask, irq_record);
 	struct ucall uc;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	EXPECT_GT(0, irq_edge(vm, 4));
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_GT(0, irq_edge(vm, 4));
 	vcpu_expect_done(vcpu);
 	kvm_vm_free(vm);
@@ -1111,12 +1100,12 @@ TEST(pic_level)
 	struct kvm_irqchip chip;
 	struct ucall uc;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	get_irqchip(vm, KVM_IRQCHIP_PIC_MASTER, &chip);
 	EXPECT_EQ(BIT(5), chip.chip.pic.elcr);
 	EXPECT_EQ(PIC_M_ELCR_MASK, chip.chip.pic.elcr_mask);
 	EXPECT_EQ(1, irq_line(vm, 5, 1));
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	irq_line(vm, 5, 0);
 	vcpu_expect_done(vcpu);
 	kvm_vm_free(vm);
@@ -1128,9 +1117,9 @@ TEST(pic_slave)
 	struct kvm_vm *vm = vm_irqchip_vcpu(&vcpu, guest_pic_slave, irq_record);
 	struct ucall uc;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	EXPECT_EQ(1, irq_edge(vm, 10));
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_GT(0, irq_edge(vm, 10));
 	vcpu_expect_done(vcpu);
 	kvm_vm_free(vm);
@@ -1143,7 +1132,7 @@ TEST(pic_priority)
 					    irq_record);
 	struct ucall uc;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	EXPECT_EQ(1, irq_edge(vm, 4));
 	EXPECT_EQ(1, irq_edge(vm, 3));
 	vcpu_expect_done(vcpu);
@@ -1160,7 +1149,7 @@ TEST(ioapic_regs)
 	struct kvm_irqchip chip;
 	struct ucall uc;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	EXPECT_EQ(0x0a000000, uc.args[1]);		/* ID */
 	/* KVM's arbitration register reads as the ID. */
 	EXPECT_EQ(0x0a000000, uc.args[2]);
@@ -1168,7 +1157,7 @@ TEST(ioapic_regs)
 	EXPECT_EQ(0x0a, chip.chip.ioapic.id);
 	EXPECT_EQ(IOAPIC_REG_ARB, chip.chip.ioapic.ioregsel);
 
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(0x45 | RTE_MASKED | RTE_LEVEL | RTE_POLARITY_LOW |
 		  RTE_DEST_LOGICAL, uc.args[1]);
 	EXPECT_EQ(0x03000000, uc.args[2]);
@@ -1182,7 +1171,7 @@ TEST(ioapic_regs)
 	EXPECT_EQ(0, (int)chip.chip.ioapic.redirtbl[5].fields.delivery_status);
 	EXPECT_EQ(3, (int)chip.chip.ioapic.redirtbl[5].fields.dest_id);
 
-	run_sync(vcpu, &uc, 3);
+	vcpu_run_sync(vcpu, &uc, 3);
 	EXPECT_EQ(0xffffffff, uc.args[1]) TH_LOG("redirection entry 24");
 	EXPECT_EQ(0xffffffff, uc.args[2]) TH_LOG("register 3");
 	EXPECT_EQ(0, uc.args[3]) TH_LOG("entry 23, high half");
@@ -1192,7 +1181,7 @@ TEST(ioapic_regs)
 	chip.chip.ioapic.redirtbl[6].bits = 0x5e | RTE_MASKED | RTE_LEVEL |
 					    (0x12ULL << 56);
 	set_irqchip(vm, &chip);
-	run_sync(vcpu, &uc, 4);
+	vcpu_run_sync(vcpu, &uc, 4);
 	EXPECT_EQ(0x03000000, uc.args[1]);
 	EXPECT_EQ(0x5e | RTE_MASKED | RTE_LEVEL, uc.args[2]);
 	EXPECT_EQ(0x12000000, uc.args[3]);
@@ -1208,11 +1197,11 @@ TEST(ioapic_edge)
 	struct kvm_irqchip chip;
 	struct ucall uc;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	get_irqchip(vm, KVM_IRQCHIP_IOAPIC, &chip);
 	EXPECT_EQ(VEC_EDGE, chip.chip.ioapic.redirtbl[17].bits);
 	EXPECT_EQ(1, irq_edge(vm, 17));
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(1, irq_edge(vm, 17));
 	EXPECT_EQ(1, irq_edge(vm, 17));
 	vcpu_expect_done(vcpu);
@@ -1227,9 +1216,9 @@ TEST(ioapic_level)
 	struct kvm_irqchip chip;
 	struct ucall uc;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	EXPECT_EQ(1, irq_line(vm, 18, 1));
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	get_irqchip(vm, KVM_IRQCHIP_IOAPIC, &chip);
 	EXPECT_EQ(1, (int)chip.chip.ioapic.redirtbl[18].fields.remote_irr);
 	EXPECT_TRUE(chip.chip.ioapic.irr & BIT(18));
@@ -1238,7 +1227,7 @@ TEST(ioapic_level)
 	 * again like a masked line, not as coalesced.
 	 */
 	EXPECT_EQ(-1, irq_line(vm, 18, 1));
-	run_sync(vcpu, &uc, 3);
+	vcpu_run_sync(vcpu, &uc, 3);
 	irq_line(vm, 18, 0);
 	get_irqchip(vm, KVM_IRQCHIP_IOAPIC, &chip);
 	EXPECT_FALSE(chip.chip.ioapic.irr & BIT(18));
@@ -1253,10 +1242,10 @@ TEST(ioapic_masked)
 					    irq_record);
 	struct ucall uc;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	EXPECT_GT(0, irq_edge(vm, 20));
 	EXPECT_GT(0, irq_line(vm, 19, 1));
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	irq_line(vm, 19, 0);
 	vcpu_expect_done(vcpu);
 	kvm_vm_free(vm);
@@ -1270,19 +1259,19 @@ TEST(routing_delivery)
 	struct kvm_msi msi;
 	struct ucall uc;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	route_irqchip(r, 5, KVM_IRQCHIP_IOAPIC, 21);
 	/* MSI: APIC ID 0, physical, fixed, edge. */
 	route_msi(r, 40, 0xfee00000, VEC_MSI_ROUTE);
 	ASSERT_EQ(0, __set_routing(vm, r));
 	EXPECT_EQ(1, irq_edge(vm, 5));
 
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	EXPECT_EQ(1, irq_line(vm, 40, 1));
 	/* An MSI has no level to lower: "not delivered". */
 	EXPECT_EQ(-1, irq_line(vm, 40, 0));
 
-	run_sync(vcpu, &uc, 3);
+	vcpu_run_sync(vcpu, &uc, 3);
 	memset(&msi, 0, sizeof(msi));
 	msi.address_lo = 0xfee00000;
 	msi.data = VEC_MSI_SIGNAL;
@@ -1291,7 +1280,7 @@ TEST(routing_delivery)
 	EXPECT_EQ(-1, __vm_ioctl(vm, KVM_SIGNAL_MSI, &msi));
 	EXPECT_EQ(EINVAL, errno);
 
-	run_sync(vcpu, &uc, 4);
+	vcpu_run_sync(vcpu, &uc, 4);
 	r->nr = 0;
 	ASSERT_EQ(0, __set_routing(vm, r));
 	EXPECT_GT(0, irq_edge(vm, 5));
@@ -1311,7 +1300,7 @@ TEST(hostile_irqchip_state)
 	struct ucall uc;
 	int id, pin;
 
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	for (id = 0; id < KVM_NR_IRQCHIPS; id++)
 		get_irqchip(vm, id, &sane[id]);
 	/* Every PIC byte 0xff: stored as given, as KVM does. */
@@ -1338,7 +1327,7 @@ TEST(hostile_irqchip_state)
 		EXPECT_EQ(~0ULL, back.chip.ioapic.redirtbl[pin].bits)
 			TH_LOG("pin %d", pin);
 
-	run_sync(vcpu, &uc, 2);
+	vcpu_run_sync(vcpu, &uc, 2);
 	/* IMRs and ELCRs read back what the host stored (all ones). */
 	EXPECT_EQ(0xff, (uc.args[1] >> 8) & 0xff);
 	EXPECT_EQ(0xff, (uc.args[1] >> 24) & 0xff);
@@ -1352,7 +1341,7 @@ TEST(hostile_irqchip_state)
 	for (id = 0; id < KVM_NR_IRQCHIPS; id++)
 		set_irqchip(vm, &sane[id]);
 
-	run_sync(vcpu, &uc, 3);
+	vcpu_run_sync(vcpu, &uc, 3);
 	EXPECT_EQ(1, irq_edge(vm, 3));
 	vcpu_expect_done(vcpu);
 	kvm_vm_free(vm);
@@ -1428,7 +1417,7 @@ TEST(hostile_vmm_race)
 	int i;
 
 	/* The guest has programmed both chips before the threads start. */
-	run_sync(vcpu, &uc, 1);
+	vcpu_run_sync(vcpu, &uc, 1);
 	ASSERT_EQ(0, pthread_create(&t[0], NULL, race_lines, &ctx));
 	ASSERT_EQ(0, pthread_create(&t[1], NULL, race_state, &ctx));
 	/*
@@ -1437,7 +1426,7 @@ TEST(hostile_vmm_race)
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < 100; i++) {
-		run_sync(vcpu, &uc, 1);
+		vcpu_run_sync(vcpu, &uc, 1);
 		rounds = uc.args[1];
 		irqs = uc.args[2];
 		clock_gettime(CLOCK_MONOTONIC, &now);

@@ -225,6 +225,8 @@ const char *ucall_describe(struct ucall *uc);
 uint64_t vcpu_run_ucall(struct kvm_vcpu *vcpu, struct ucall *uc);
 /* Run, require GUEST_SYNC(val). */
 void vcpu_expect_sync(struct kvm_vcpu *vcpu, uint64_t val);
+/* The same, keeping the ucall (its other arguments) in @uc. */
+void vcpu_run_sync(struct kvm_vcpu *vcpu, struct ucall *uc, uint64_t val);
 /* Run, require GUEST_DONE(). */
 void vcpu_expect_done(struct kvm_vcpu *vcpu);
 

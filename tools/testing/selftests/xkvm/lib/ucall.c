@@ -207,18 +207,25 @@ uint64_t vcpu_run_ucall(struct kvm_vcpu *vcpu, struct ucall *uc)
 	return cmd;
 }
 
+void vcpu_run_sync(struct kvm_vcpu *vcpu, struct ucall *uc, uint64_t val)
+{
+	uint64_t cmd = vcpu_run_ucall(vcpu, uc);
+
+	TEST_ASSERT(cmd == UCALL_SYNC,
+		    "vCPU %u: wanted GUEST_SYNC(0x%llx), got ucall %llu (%s)",
+		    vcpu->id, (unsigned long long)val, (unsigned long long)cmd,
+		    ucall_describe(uc));
+	TEST_ASSERT(uc->args[0] == val,
+		    "vCPU %u: wanted GUEST_SYNC(0x%llx), got GUEST_SYNC(0x%llx)",
+		    vcpu->id, (unsigned long long)val,
+		    (unsigned long long)uc->args[0]);
+}
+
 void vcpu_expect_sync(struct kvm_vcpu *vcpu, uint64_t val)
 {
 	struct ucall uc;
-	uint64_t cmd = vcpu_run_ucall(vcpu, &uc);
 
-	TEST_ASSERT(cmd == UCALL_SYNC,
-		    "vCPU %u: wanted GUEST_SYNC(0x%llx), got ucall %llu",
-		    vcpu->id, (unsigned long long)val, (unsigned long long)cmd);
-	TEST_ASSERT(uc.args[0] == val,
-		    "vCPU %u: wanted GUEST_SYNC(0x%llx), got GUEST_SYNC(0x%llx)",
-		    vcpu->id, (unsigned long long)val,
-		    (unsigned long long)uc.args[0]);
+	vcpu_run_sync(vcpu, &uc, val);
 }
 
 void vcpu_expect_done(struct kvm_vcpu *vcpu)
