@@ -77,6 +77,7 @@
 #define VMCS_GUEST_INTERRUPTIBILITY	0x4824
 #define VMCS_GUEST_ACTIVITY		0x4826
 #define VMCS_GUEST_SYSENTER_CS		0x482a
+#define VMCS_PREEMPTION_TIMER		0x482e
 #define VMCS_HOST_SYSENTER_CS		0x4c00
 
 /* natural width */
@@ -125,6 +126,7 @@ enum vmx_seg {
 #define VMX_PIN_EXT_INTR		BIT(0)
 #define VMX_PIN_NMI			BIT(3)
 #define VMX_PIN_VIRTUAL_NMIS		BIT(5)
+#define VMX_PIN_PREEMPTION_TIMER	BIT(6)
 
 /* primary processor-based */
 #define VMX_PROC_INTR_WINDOW		BIT(2)
@@ -182,6 +184,7 @@ enum vmx_seg {
 
 /* IA32_VMX_MISC */
 #define VMX_MISC_SAVE_LMA		BIT_ULL(5)
+#define VMX_MISC_TIMER_RATE(m)		((m) & 0x1f)	/* TSC >> rate */
 
 /* IA32_VMX_EPT_VPID_CAP */
 #define VMX_EPT_CAP_WALK4		BIT_ULL(6)
@@ -285,6 +288,7 @@ enum vmx_seg {
 #define VMX_EXIT_EPT_VIOLATION		48
 #define VMX_EXIT_EPT_MISCONFIG		49
 #define VMX_EXIT_INVEPT			50
+#define VMX_EXIT_PREEMPTION_TIMER	52
 #define VMX_EXIT_INVVPID		53
 #define VMX_EXIT_WBINVD			54
 #define VMX_EXIT_XSETBV			55
@@ -321,6 +325,7 @@ struct vmx_config {
 	u64 ept_cap;
 	bool ept_ad;
 	bool vpid;
+	u32 backstop_ticks;		/* preemption-timer value, 0: none */
 	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	u64 cr0_mask, cr4_mask;		/* guest/host masks: bits xkvm owns */
 };
@@ -354,6 +359,7 @@ struct vmx_vcpu {
 	bool need_flush;		/* INVEPT/INVVPID owed before the next entry */
 	u16 vpid;			/* 0: none */
 	u64 eptp;
+	u32 pin;			/* pin-based controls as in the VMCS */
 	u32 proc;			/* primary controls as in the VMCS */
 	u32 proc2;			/* secondary controls of this vCPU */
 

@@ -249,6 +249,7 @@ static const vmx_exit_handler vmx_exit_handlers[VMX_EXIT_NR] = {
 	[VMX_EXIT_EPT_VIOLATION]	= vmx_exit_ept_violation,
 	[VMX_EXIT_EPT_MISCONFIG]	= vmx_exit_ept_misconfig,
 	[VMX_EXIT_INVEPT]		= vmx_exit_ud,
+	[VMX_EXIT_PREEMPTION_TIMER]	= vmx_exit_host_intr,	/* backstop */
 	[VMX_EXIT_INVVPID]		= vmx_exit_ud,
 	[VMX_EXIT_WBINVD]		= vmx_exit_invd,
 	[VMX_EXIT_XSETBV]		= vmx_exit_xsetbv,

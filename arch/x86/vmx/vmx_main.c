@@ -389,6 +389,21 @@ static void vmx_write_events(struct vmx_vcpu *vmx)
 	}
 }
 
+/* The interrupt backstop (vmx_setup_backstop()): armed while IF is clear. */
+static void vmx_write_backstop(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
+{
+	u32 pin = vmx_cfg.pin;
+
+	if (vmx_cfg.backstop_ticks && !(vcpu->arch.rflags & X86_EFLAGS_IF)) {
+		pin |= VMX_PIN_PREEMPTION_TIMER;
+		vmcs_write(VMCS_PREEMPTION_TIMER, vmx_cfg.backstop_ticks);
+	}
+	if (pin != vmx->pin) {
+		vmcs_write(VMCS_PIN_CTLS, pin);
+		vmx->pin = pin;
+	}
+}
+
 static u16 vmx_read_ldt(void)
 {
 	u16 sel;
@@ -576,6 +591,7 @@ static void vmx_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	vmx_sync_guest(vcpu, vmx);
 	vmx_sync_interruptibility(vcpu, vmx);
 	vmx_write_events(vmx);
+	vmx_write_backstop(vcpu, vmx);
 	vmx->staged_valid = false;
 	vmx_perf_switch(vmx);
 	vmx_save_host(vmx, &h);

@@ -16,12 +16,15 @@
 
 #include <linux/gfp.h>
 #include <linux/io.h>
+#include <linux/math64.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <asm/desc.h>
 #include <asm/msr.h>
 #include <asm/processor-flags.h>
 #include <asm/special_insns.h>
 #include <asm/trapnr.h>
+#include <asm/tsc.h>
 
 #include "vmx.h"
 
@@ -57,6 +60,34 @@ static int vmx_adjust_ctls(u32 min, u32 opt, u32 msr, u32 *out,
 	return 0;
 }
 
+/*
+ * The interrupt backstop: while a guest runs with RFLAGS.IF clear, the
+ * VMX-preemption timer makes it exit at least every backstop_us of guest
+ * time, so the host's own interrupts (a VMCLEAR or TLB-shootdown IPI
+ * another CPU waits for) are taken even where the CPU fails to deliver
+ * their external-interrupt exits, as Bochs 2.7 does for an IF=0 guest.
+ * Real CPUs need none of it; the cost there is one exit per backstop_us
+ * of IF=0 guest time, which a guest spends only in short stretches.
+ * 0 turns it off.
+ */
+static unsigned int backstop_us = 1000;
+module_param(backstop_us, uint, 0444);
+MODULE_PARM_DESC(backstop_us, "VM exit at least this often (us) while the guest runs with interrupts off; 0: never");
+
+static void vmx_setup_backstop(struct vmx_config *c, u64 misc)
+{
+	u64 ticks;
+
+	c->backstop_ticks = 0;
+	if ((c->pin & VMX_PIN_PREEMPTION_TIMER) && backstop_us && tsc_khz) {
+		ticks = div_u64((u64)tsc_khz * backstop_us, 1000);
+		ticks >>= VMX_MISC_TIMER_RATE(misc);
+		c->backstop_ticks = clamp_t(u64, ticks, 1, U32_MAX);
+	}
+	/* armed per entry, by vmx_write_backstop() */
+	c->pin &= ~VMX_PIN_PREEMPTION_TIMER;
+}
+
 int vmx_setup_config(void)
 {
 	struct vmx_config *c = &vmx_cfg;
@@ -74,7 +105,8 @@ int vmx_setup_config(void)
 		return -EIO;
 	}
 
-	r = vmx_adjust_ctls(VMX_PIN_EXT_INTR | VMX_PIN_NMI | VMX_PIN_VIRTUAL_NMIS, 0,
+	r = vmx_adjust_ctls(VMX_PIN_EXT_INTR | VMX_PIN_NMI | VMX_PIN_VIRTUAL_NMIS,
+			    VMX_PIN_PREEMPTION_TIMER,
 			    tru ? MSR_IA32_VMX_TRUE_PINBASED_CTLS :
 				  MSR_IA32_VMX_PINBASED_CTLS, &c->pin, "pin-based");
 	if (r)
@@ -122,6 +154,7 @@ int vmx_setup_config(void)
 		pr_err("VM exits do not save EFER.LMA (IA32_VMX_MISC bit 5)\n");
 		return -EIO;
 	}
+	vmx_setup_backstop(c, misc);
 
 	rdmsrl(MSR_IA32_VMX_EPT_VPID_CAP, c->ept_cap);
 	if (!(c->ept_cap & VMX_EPT_CAP_WALK4) || !(c->ept_cap & VMX_EPT_CAP_WB) ||
@@ -225,7 +258,8 @@ void vmx_vmcs_init(struct xkvm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 
-	vmcs_write(VMCS_PIN_CTLS, vmx_cfg.pin);
+	vmx->pin = vmx_cfg.pin;
+	vmcs_write(VMCS_PIN_CTLS, vmx->pin);
 	vmx->proc = vmx_cfg.proc;
 	vmcs_write(VMCS_PROC_CTLS, vmx->proc);
 	vmcs_write(VMCS_PROC_CTLS2, vmx->proc2);
