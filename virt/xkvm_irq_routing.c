@@ -17,8 +17,6 @@
 
 #include <xkvm/xkvm_host.h>
 
-#define XKVM_MAX_ROUTES_PER_GSI	4
-
 struct xkvm_irq_routing_table {
 	struct rcu_head rcu;
 	u32 nr;
@@ -129,9 +127,12 @@ long xkvm_irq_routing_ioctl(struct xkvm *vm, struct kvm_irq_routing __user *argp
 	return r;
 }
 
-/* The routes of @gsi, copied into @out; their number. */
-static int xkvm_irq_routes_of(struct xkvm *vm, u32 gsi,
-			      struct kvm_irq_routing_entry *out)
+/*
+ * The routes of @gsi, copied into @out (XKVM_MAX_ROUTES_PER_GSI of them);
+ * their number.  Any context: the table is read under rcu_read_lock.
+ */
+int xkvm_irq_routes_of(struct xkvm *vm, u32 gsi,
+		       struct kvm_irq_routing_entry *out)
 {
 	struct xkvm_irq_routing_table *t;
 	u32 lo = 0, hi;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * xkvm_vcpu.c - vCPU objects: KVM_CREATE_VCPU, the vCPU fd, its mmap
- * (page 0: struct kvm_run, page 1: port I/O data) and ioctl dispatch.
+ * (page 0: struct kvm_run, page 1: port I/O data, page 2: the VM's
+ * coalesced MMIO ring) and ioctl dispatch.
  *
  * Every vCPU ioctl, KVM_RUN included, runs under xkvm_vcpu.mutex, so one
  * thread at a time drives a vCPU; others wait (killable).  Creation takes
@@ -27,6 +28,8 @@ static vm_fault_t xkvm_vcpu_fault(struct vm_fault *vmf)
 		page = virt_to_page(vcpu->run);
 	else if (vmf->pgoff == XKVM_PIO_PAGE_OFFSET)
 		page = virt_to_page(vcpu->pio_data);
+	else if (vmf->pgoff == XKVM_COALESCED_MMIO_PAGE_OFFSET)
+		page = virt_to_page(vcpu->vm->coalesced_ring);
 	else
 		return VM_FAULT_SIGBUS;
 	get_page(page);

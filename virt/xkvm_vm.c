@@ -19,6 +19,7 @@
 #include <linux/uaccess.h>
 
 #include <xkvm/xkvm_host.h>
+#include <xkvm/xkvm_io_bus.h>
 
 void xkvm_vm_get(struct xkvm *vm)
 {
@@ -31,6 +32,7 @@ static void xkvm_vm_destroy(struct xkvm *vm)
 	unsigned long i;
 
 	xkvm_debugfs_vm_remove(vm);
+	xkvm_irqfds_release(vm);	/* irqfds still raise GSIs on the way out */
 	xkvm_arch_vm_release(vm);	/* devices stop before vCPUs go */
 	xkvm_mmu_notifier_exit(vm);
 	xa_for_each(&vm->vcpus, i, vcpu)
@@ -38,6 +40,7 @@ static void xkvm_vm_destroy(struct xkvm *vm)
 	xa_destroy(&vm->vcpus);
 	xkvm_arch_destroy_vm(vm);
 	xkvm_irq_routing_free(vm);
+	xkvm_io_destroy(vm);
 	xkvm_memslots_free(rcu_dereference_protected(vm->memslots, 1));
 	cleanup_srcu_struct(&vm->srcu);
 	mmdrop(vm->mm);
@@ -72,6 +75,30 @@ static long xkvm_vm_ioctl(struct file *filp, unsigned int ioctl,
 	}
 	case KVM_CHECK_EXTENSION:
 		return xkvm_arch_check_extension(vm, arg);
+	case KVM_IOEVENTFD: {
+		struct kvm_ioeventfd data;
+
+		if (copy_from_user(&data, argp, sizeof(data)))
+			return -EFAULT;
+		return xkvm_ioeventfd(vm, &data);
+	}
+	case KVM_REGISTER_COALESCED_MMIO:
+	case KVM_UNREGISTER_COALESCED_MMIO: {
+		struct kvm_coalesced_mmio_zone zone;
+
+		if (copy_from_user(&zone, argp, sizeof(zone)))
+			return -EFAULT;
+		if (ioctl == KVM_REGISTER_COALESCED_MMIO)
+			return xkvm_coalesced_mmio_register(vm, &zone);
+		return xkvm_coalesced_mmio_unregister(vm, &zone);
+	}
+	case KVM_IRQFD: {
+		struct kvm_irqfd data;
+
+		if (copy_from_user(&data, argp, sizeof(data)))
+			return -EFAULT;
+		return xkvm_irqfd_ioctl(vm, &data);
+	}
 	case KVM_GET_STATS_FD:
 		return xkvm_vm_stats_fd(vm);
 	default:
@@ -108,6 +135,8 @@ static struct xkvm *xkvm_vm_alloc(void)
 		goto free_vm;
 	if (init_srcu_struct(&vm->srcu))
 		goto free_slots;
+	if (xkvm_io_init(vm))
+		goto cleanup_srcu;
 
 	refcount_set(&vm->refcount, 1);
 	INIT_LIST_HEAD(&vm->vm_list);
@@ -115,6 +144,7 @@ static struct xkvm *xkvm_vm_alloc(void)
 	mutex_init(&vm->lock);
 	mutex_init(&vm->slots_lock);
 	mutex_init(&vm->irq_lock);
+	xkvm_irqfds_init(vm);
 	spin_lock_init(&vm->mmu_lock);
 	xa_init(&vm->vcpus);
 	atomic_set(&vm->online_vcpus, 0);
@@ -123,6 +153,8 @@ static struct xkvm *xkvm_vm_alloc(void)
 	mmgrab(vm->mm);
 	return vm;
 
+cleanup_srcu:
+	cleanup_srcu_struct(&vm->srcu);
 free_slots:
 	kfree(slots);
 free_vm:
@@ -132,6 +164,7 @@ free_vm:
 
 static void xkvm_vm_free_early(struct xkvm *vm)
 {
+	xkvm_io_destroy(vm);
 	xkvm_memslots_free(rcu_dereference_protected(vm->memslots, 1));
 	cleanup_srcu_struct(&vm->srcu);
 	mmdrop(vm->mm);

@@ -9,14 +9,16 @@
  * Only features that work go in: no VMX/SVM (no nested virtualisation),
  * x2APIC always (the in-kernel LAPIC has it; VMMs clear it without one),
  * TSC deadline only through KVM_CAP_TSC_DEADLINE_TIMER, no RDTSCP/RDPID (TSC_AUX
- * is not offered), no XSAVES (no XSS), no paravirtual features.  PKU only
- * where the host uses it (OSPKE), so that PKRU can be switched.
+ * is not offered), no XSAVES (no XSS), of the paravirtual features only
+ * kvmclock (arch/x86/kvmclock.c).  PKU only where the host uses it
+ * (OSPKE), so that PKRU can be switched.
  * Stateless; callable from any thread.
  */
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <asm/fpu/api.h>
 #include <asm/fpu/xcr.h>
+#include <asm/kvm_para.h>
 #include <asm/processor.h>
 
 #include <xkvm_x86.h>
@@ -181,7 +183,7 @@ static int xkvm_cpuid_extended(struct xkvm_cpuid_table *t)
 	return 0;
 }
 
-/* KVM's signature leaves; no paravirtual features are offered. */
+/* KVM's signature leaves; of the paravirtual features only kvmclock. */
 static int xkvm_cpuid_hypervisor(struct xkvm_cpuid_table *t)
 {
 	static const char sig[12] = "KVMKVMKVM\0\0";
@@ -197,7 +199,9 @@ static int xkvm_cpuid_hypervisor(struct xkvm_cpuid_table *t)
 	e = xkvm_cpuid_add(t, 0x40000001, 0, 0);
 	if (!e)
 		return -E2BIG;
-	e->eax = e->ebx = e->ecx = e->edx = 0;
+	e->eax = BIT(KVM_FEATURE_CLOCKSOURCE) | BIT(KVM_FEATURE_CLOCKSOURCE2) |
+		 BIT(KVM_FEATURE_CLOCKSOURCE_STABLE_BIT);
+	e->ebx = e->ecx = e->edx = 0;
 	return 0;
 }
 

@@ -28,6 +28,8 @@
 #include <asm/msr-index.h>
 #include <asm/trapnr.h>
 
+#include <xkvm/xkvm_io_bus.h>
+
 #include "emulate.h"
 
 /* A REP string instruction goes on in the kernel up to this many elements. */
@@ -223,7 +225,9 @@ static int emu_commit_writes(struct xkvm_emu *e)
 
 		if (!xkvm_write_guest(e->vcpu->vm, w->gpa, w->data, w->len) ||
 		    xkvm_x86_irqchip_mmio(e->vcpu, w->gpa, true, w->len,
-					  (void *)w->data))
+					  (void *)w->data) ||
+		    xkvm_io_bus_write(e->vcpu, XKVM_MMIO_BUS, w->gpa, w->len,
+				      w->data))
 			continue;
 		m = &p->writes[p->nr_writes++];
 		m->gpa = w->gpa;
@@ -265,7 +269,9 @@ static int emu_finish(struct xkvm_emu *e, int r, bool *again)
 	emu_commit_state(e);
 	if (!emu_commit_writes(e))
 		return 0;
-	if (e->pio) {
+	/* OUTS: one element, which a device on the PIO bus may take */
+	if (e->pio && !xkvm_io_bus_write(e->vcpu, XKVM_PIO_BUS, e->port,
+					 e->pio_size, e->pio_data)) {
 		emu_exit_pio(e);
 		return 0;
 	}

@@ -18,6 +18,8 @@
 #include <asm/processor-flags.h>
 #include <asm/trapnr.h>
 
+#include <xkvm/xkvm_io_bus.h>
+
 #include "emulate.h"
 
 u64 emu_addr_mask(int size)
@@ -165,7 +167,8 @@ int emu_read(struct xkvm_emu *e, int seg, u64 ea, void *val, int size)
 		if (r)
 			return r;
 		if (xkvm_read_guest(e->vcpu->vm, gpa, val + done, n) &&
-		    !xkvm_x86_irqchip_mmio(e->vcpu, gpa, false, n, val + done)) {
+		    !xkvm_x86_irqchip_mmio(e->vcpu, gpa, false, n, val + done) &&
+		    !xkvm_io_bus_read(e->vcpu, XKVM_MMIO_BUS, gpa, n, val + done)) {
 			p->read_len[idx] = size;
 			memcpy(p->part_data, val, done);
 			p->part_len = done;

@@ -3,9 +3,9 @@
  * msr_common.c - vendor-neutral MSRs the core keeps itself: the TSC and
  * TSC_ADJUST (as an offset the vendor applies in hardware), MISC_ENABLE,
  * the microcode revision, AMD's HWCR, TSC_AUX (what RDTSCP/RDPID read;
- * the guest may touch it only if its CPUID has one of them), the legacy
- * kvmclock MSRs (accepted only as "off": xkvm offers no kvmclock), and the
+ * the guest may touch it only if its CPUID has one of them), and the
  * model-specific MSRs that read as zero and ignore writes, as on KVM.
+ * The kvmclock MSRs are kvmclock.c's; a TSC change is reported to it.
  *
  * Each function returns 0 if handled, 1 if the MSR is not one of these,
  * -EINVAL for a value the MSR refuses.  vCPU thread only.
@@ -101,14 +101,8 @@ int xkvm_x86_common_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data)
 	case MSR_TSC_AUX:
 		*data = m->tsc_aux;
 		return 0;
-	case MSR_KVM_WALL_CLOCK:
-	case MSR_KVM_SYSTEM_TIME:
-	case MSR_KVM_WALL_CLOCK_NEW:
-	case MSR_KVM_SYSTEM_TIME_NEW:
-		*data = 0;
-		return 0;
 	}
-	return 1;
+	return xkvm_kvmclock_get_msr(vcpu, index, data);
 }
 
 int xkvm_x86_common_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
@@ -121,14 +115,23 @@ int xkvm_x86_common_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
 		return 0;
 	switch (index) {
 	case MSR_IA32_TSC:
-		now = rdtsc() + m->tsc_offset;
-		if (!host)
+		if (host) {
+			/* the VMM setting up its vCPUs keeps them in step */
+			WRITE_ONCE(m->tsc_offset,
+				   xkvm_kvmclock_host_tsc_write(vcpu, data));
+		} else {
+			now = rdtsc() + m->tsc_offset;
 			m->tsc_adjust += data - now;
-		m->tsc_offset += data - now;
+			WRITE_ONCE(m->tsc_offset, m->tsc_offset + data - now);
+		}
+		xkvm_kvmclock_tsc_changed(vcpu);
 		return 0;
 	case MSR_IA32_TSC_ADJUST:
-		if (!host)
-			m->tsc_offset += data - m->tsc_adjust;
+		if (!host) {
+			WRITE_ONCE(m->tsc_offset,
+				   m->tsc_offset + data - m->tsc_adjust);
+			xkvm_kvmclock_tsc_changed(vcpu);
+		}
 		m->tsc_adjust = data;
 		return 0;
 	case MSR_IA32_MISC_ENABLE:
@@ -156,12 +159,6 @@ int xkvm_x86_common_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
 			return -EINVAL;
 		m->tsc_aux = data;
 		return 0;
-	case MSR_KVM_WALL_CLOCK:
-	case MSR_KVM_SYSTEM_TIME:
-	case MSR_KVM_WALL_CLOCK_NEW:
-	case MSR_KVM_SYSTEM_TIME_NEW:
-		/* no kvmclock: only "disabled" is a valid value */
-		return data ? -EINVAL : 0;
 	}
-	return 1;
+	return xkvm_kvmclock_set_msr(vcpu, index, data, host);
 }

@@ -21,6 +21,7 @@
 #include <asm/trapnr.h>
 
 #include <xkvm/xkvm_compat.h>
+#include <xkvm/xkvm_io_bus.h>
 #include <xkvm_x86.h>
 #include "dev/lapic.h"
 
@@ -61,13 +62,19 @@ static int xkvm_x86_complete_userspace(struct xkvm_vcpu *vcpu)
 	return 1;
 }
 
-/* Port I/O an in-kernel device (PIC, PIT) serves: done, RIP moves on. */
+/*
+ * Port I/O an in-kernel device serves: the irqchip (PIC, PIT) first, then
+ * the devices on the PIO bus (ioeventfds, coalesced zones); done, RIP
+ * moves on.
+ */
 static bool xkvm_x86_pio_in_kernel(struct xkvm_vcpu *vcpu,
 				   const struct xkvm_x86_io *io)
 {
 	u32 val = vcpu->arch.regs[XKVM_REG_RAX];
 
-	if (!xkvm_x86_irqchip_pio(vcpu, io->port, io->in, io->size, &val))
+	if (!xkvm_x86_irqchip_pio(vcpu, io->port, io->in, io->size, &val) &&
+	    !(io->in ? xkvm_io_bus_read(vcpu, XKVM_PIO_BUS, io->port, io->size, &val) :
+		       xkvm_io_bus_write(vcpu, XKVM_PIO_BUS, io->port, io->size, &val)))
 		return false;
 	if (io->in)
 		xkvm_x86_write_reg(vcpu, XKVM_REG_RAX, false, io->size, val);
@@ -283,6 +290,8 @@ static void xkvm_x86_handle_requests(struct xkvm_vcpu *vcpu)
 		vcpu->arch.tlb_flush_pending = true;
 	if (xkvm_check_request(XKVM_REQ_NMI, vcpu))
 		xkvm_x86_take_queued_nmis(vcpu);
+	if (xkvm_check_request(XKVM_REQ_CLOCK_UPDATE, vcpu))
+		xkvm_kvmclock_update(vcpu);
 	/* the event is looked at by every round anyway */
 	xkvm_check_request(XKVM_REQ_EVENT, vcpu);
 }
@@ -356,6 +365,7 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
 
+	xkvm_kvmclock_check_cpu(vcpu);	/* may request a clock update */
 	xkvm_vcpu_enter_guest_mode(vcpu);
 	if (xkvm_request_pending(vcpu) || xkvm_vcpu_entry_work_pending()) {
 		xkvm_vcpu_exit_guest_mode(vcpu);

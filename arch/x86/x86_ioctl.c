@@ -65,7 +65,20 @@ int xkvm_arch_check_extension(struct xkvm *vm, long cap)
 	case KVM_CAP_ENABLE_CAP_VM:
 	case KVM_CAP_SET_BOOT_CPU_ID:
 	case KVM_CAP_SIGNAL_MSI:
+	case KVM_CAP_IRQFD:
+	case KVM_CAP_IRQFD_RESAMPLE:
+	case KVM_CAP_KVMCLOCK_CTRL:
+	case KVM_CAP_IOEVENTFD:
+	case KVM_CAP_IOEVENTFD_ANY_LENGTH:
+	case KVM_CAP_IOEVENTFD_NO_LENGTH:
+	case KVM_CAP_COALESCED_PIO:
 		return 1;
+	case KVM_CAP_COALESCED_MMIO:
+		return XKVM_COALESCED_MMIO_PAGE_OFFSET;
+	case KVM_CAP_ADJUST_CLOCK:
+		return KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME |
+		       KVM_CLOCK_HOST_TSC;
+	/* no TSC scaling: KVM_CAP_TSC_CONTROL is 0, as on KVM without it */
 	case KVM_CAP_X2APIC_API:
 		return XKVM_X2APIC_API_VALID;
 	case KVM_CAP_IRQ_ROUTING:
@@ -212,7 +225,9 @@ long xkvm_arch_vm_ioctl(struct xkvm *vm, unsigned int ioctl,
 		 */
 		return arg < XKVM_MIN_MMU_PAGES ? -EINVAL : 0;
 	}
-	r = xkvm_x86_irqchip_vm_ioctl(vm, ioctl, (void __user *)arg);
+	r = xkvm_kvmclock_vm_ioctl(vm, ioctl, (void __user *)arg);
+	if (r == -ENOIOCTLCMD)
+		r = xkvm_x86_irqchip_vm_ioctl(vm, ioctl, (void __user *)arg);
 	return r == -ENOIOCTLCMD ? -ENOTTY : r;
 }
 
@@ -245,15 +260,13 @@ static long xkvm_x86_set_mp_state(struct xkvm_vcpu *vcpu, u32 state)
 	return 0;
 }
 
-/* KVM_GET/SET_MP_STATE and KVM_GET_TSC_KHZ */
+/* KVM_GET/SET_MP_STATE */
 static long xkvm_x86_misc_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 				void __user *argp)
 {
 	struct kvm_mp_state mp;
 
 	switch (ioctl) {
-	case KVM_GET_TSC_KHZ:
-		return tsc_khz;
 	case KVM_GET_MP_STATE:
 		xkvm_lapic_accept_events(vcpu);
 		mp.mp_state = vcpu->arch.mp_state;
@@ -279,6 +292,7 @@ static long (*const xkvm_x86_vcpu_ioctl_groups[])(struct xkvm_vcpu *vcpu,
 	xkvm_x86_debugreg_ioctl,
 	xkvm_x86_misc_ioctl,
 	xkvm_x86_irqchip_vcpu_ioctl,
+	xkvm_kvmclock_vcpu_ioctl,
 };
 
 long xkvm_arch_vcpu_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
@@ -303,6 +317,7 @@ int xkvm_arch_init_vm(struct xkvm *vm, unsigned long type)
 	if (type)
 		return -EINVAL;
 	vm->arch.tsc_offset0 = -rdtsc();
+	xkvm_kvmclock_vm_init(vm);
 	r = xkvm_tdp_init(vm);
 	if (r)
 		return r;
@@ -337,6 +352,7 @@ int xkvm_arch_vcpu_create(struct xkvm_vcpu *vcpu)
 	vcpu->arch.xcr0 = XFEATURE_MASK_FP;
 	vcpu->arch.mp_state = KVM_MP_STATE_RUNNABLE;
 	xkvm_x86_msrs_reset(vcpu);
+	xkvm_kvmclock_vcpu_init(vcpu);
 	xkvm_x86_debugreg_reset(vcpu);
 	xkvm_x86_reset_regs(vcpu);
 	r = xkvm_x86_irqchip_vcpu_create(vcpu);

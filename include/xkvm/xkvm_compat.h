@@ -6,6 +6,7 @@
 #ifndef XKVM_COMPAT_H
 #define XKVM_COMPAT_H
 
+#include <linux/eventfd.h>
 #include <linux/version.h>
 #include <linux/kvm.h>
 
@@ -16,6 +17,16 @@ static inline bool xkvm_run_immediate_exit(struct kvm_run *run)
 	return READ_ONCE(run->immediate_exit__unsafe);
 #else
 	return READ_ONCE(run->immediate_exit);
+#endif
+}
+
+/* 6.8 dropped eventfd_signal()'s count argument (it was always 1 here). */
+static inline void xkvm_eventfd_signal(struct eventfd_ctx *ctx)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	eventfd_signal(ctx);
+#else
+	eventfd_signal(ctx, 1);
 #endif
 }
 

@@ -27,6 +27,7 @@
 #include <linux/xarray.h>
 
 #include "xkvm_arch.h"
+#include "xkvm_irqfd.h"
 
 #define XKVM_API_VERSION	12
 #define XKVM_MAX_MEMSLOTS	512
@@ -35,7 +36,9 @@
 #define XKVM_MAX_IRQ_ROUTES	4096	/* KVM's GSI table size */
 #define XKVM_MEM_MAX_NR_PAGES	((1UL << 31) - 1)
 #define XKVM_PIO_PAGE_OFFSET	1
-#define XKVM_VCPU_MMAP_PAGES	2
+#define XKVM_COALESCED_MMIO_PAGE_OFFSET	2	/* KVM's on x86 */
+#define XKVM_VCPU_MMAP_PAGES	3
+#define XKVM_NR_IO_BUSES	3	/* enum xkvm_io_bus_idx */
 
 typedef u64 xkvm_gfn_t;
 typedef u64 xkvm_gpa_t;
@@ -57,6 +60,8 @@ struct xkvm_memslots {
 	int nr;
 	struct xkvm_memslot *slots[];
 };
+
+struct xkvm_io_bus;
 
 struct xkvm {
 	refcount_t refcount;
@@ -94,6 +99,20 @@ struct xkvm {
 	struct mutex irq_lock;
 	struct xkvm_irq_routing_table __rcu *irq_routing;
 
+	/* KVM_IRQFD (xkvm_irqfd.c): own locks, see struct xkvm_irqfds */
+	struct xkvm_irqfds irqfds;
+
+	/*
+	 * In-kernel I/O buses (xkvm_io_bus.c): arrays replaced as a whole
+	 * under io_lock, read under srcu.  The coalesced MMIO ring is page
+	 * XKVM_COALESCED_MMIO_PAGE_OFFSET of every vCPU mmap; the kernel
+	 * appends to it under ring_lock (xkvm_coalesced_mmio.c).
+	 */
+	struct mutex io_lock;
+	struct xkvm_io_bus __rcu *io_bus[XKVM_NR_IO_BUSES];
+	spinlock_t ring_lock;
+	struct kvm_coalesced_mmio_ring *coalesced_ring;
+
 	/* statistics in debugfs (xkvm_debugfs.c) */
 	struct list_head vm_list;	/* xkvm_vm_list_lock */
 	struct dentry *debugfs_dir;
@@ -118,6 +137,7 @@ enum xkvm_vcpu_mode {
 #define XKVM_REQ_TLB_FLUSH	(0 | XKVM_REQ_WAIT)	/* flush guest TLB tags */
 #define XKVM_REQ_EVENT		1	/* an interrupt or INIT/SIPI may wait */
 #define XKVM_REQ_NMI		2	/* fold vcpu->arch.nmi_queued in */
+#define XKVM_REQ_CLOCK_UPDATE	3	/* rewrite the guest's pvclock page */
 
 struct kvm_vcpu;
 struct xkvm_irq_routing_table;
@@ -308,11 +328,21 @@ int xkvm_arch_irq_route_set(struct xkvm *vm,
 			    int level);
 
 /* virt/xkvm_irq_routing.c */
+#define XKVM_MAX_ROUTES_PER_GSI		4
+/*
+ * Sources of a GSI's level that the generic code drives; the architecture
+ * numbers its own from XKVM_IRQ_SOURCE_ARCH.  A line is the OR of them.
+ */
+#define XKVM_IRQ_SOURCE_USER		0	/* KVM_IRQ_LINE, edge irqfds */
+#define XKVM_IRQ_SOURCE_IRQFD_RESAMPLE	1	/* resampling irqfds */
+#define XKVM_IRQ_SOURCE_ARCH		2
 int xkvm_irq_routing_set(struct xkvm *vm,
 			 const struct kvm_irq_routing_entry *e, u32 nr);
 long xkvm_irq_routing_ioctl(struct xkvm *vm,
 			    struct kvm_irq_routing __user *argp);
 int xkvm_irq_set(struct xkvm *vm, int source, u32 gsi, int level);
+int xkvm_irq_routes_of(struct xkvm *vm, u32 gsi,
+		       struct kvm_irq_routing_entry *out);
 void xkvm_irq_routing_free(struct xkvm *vm);
 /* Every vCPU was flushed (statistics); mmu_lock held. */
 void xkvm_arch_remote_tlb_flushed(struct xkvm *vm);

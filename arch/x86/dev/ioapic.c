@@ -5,12 +5,13 @@
  * input lines of every interrupt source, remote IRR and the MMIO window.
  *
  * It knows nothing of vCPUs, vendors or the other devices: an interrupt
- * leaves only through xkvm_lapic_deliver().  ioapic->lock (a spinlock,
- * never taken in hard-IRQ context) protects every field but vm, and is
- * never held across xkvm_lapic_deliver(): each path decides under the
- * lock what to send and sends it after dropping the lock.  A level pin is
- * marked remote IRR under the lock before it is sent, so no two paths can
- * send it for the same assertion.
+ * leaves only through xkvm_lapic_deliver(), an EOI of a level pin is told
+ * to xkvm_irqchip_ack().  ioapic->lock (a spinlock, never taken in
+ * hard-IRQ context) protects every field but vm, and is never held across
+ * either call: each path decides under the lock what to send and sends
+ * it after dropping the lock.  A level pin is marked remote IRR under the
+ * lock before it is sent, so no two paths can send it for the same
+ * assertion.
  */
 
 #include <linux/bits.h>
@@ -171,6 +172,28 @@ int xkvm_ioapic_set_irq(struct xkvm_ioapic *ioa, int pin, int source,
 	return send ? ioa_send(ioa, &m) : -1;
 }
 
+/*
+ * Tell the glue which level pins of @vector the guest acknowledged.  As
+ * on KVM this comes first, remote IRR still set and the lock dropped: a
+ * listener (a resampling irqfd) may lower the line, which then is not
+ * sent again by the EOI.
+ */
+static void ioa_notify_ack(struct xkvm_ioapic *ioa, int vector)
+{
+	unsigned long acked = 0;
+	unsigned int pin;
+
+	spin_lock(&ioa->lock);
+	for (pin = 0; pin < XKVM_NR_IOAPIC_PINS; pin++)
+		if ((ioa->rte[pin] & (IOA_RTE_VECTOR | IOA_RTE_LEVEL)) ==
+		    (vector | IOA_RTE_LEVEL))
+			acked |= BIT(pin);
+	spin_unlock(&ioa->lock);
+
+	for_each_set_bit(pin, &acked, XKVM_NR_IOAPIC_PINS)
+		xkvm_irqchip_ack(ioa->vm, KVM_IRQCHIP_IOAPIC, pin);
+}
+
 void xkvm_ioapic_eoi(struct xkvm_ioapic *ioa, int vector)
 {
 	struct ioa_msg m[XKVM_NR_IOAPIC_PINS];
@@ -179,6 +202,7 @@ void xkvm_ioapic_eoi(struct xkvm_ioapic *ioa, int vector)
 
 	if (vector < 0 || vector > 0xff)
 		return;
+	ioa_notify_ack(ioa, vector);
 
 	/*
 	 * Each matching pin is sent again at most once per EOI, so a guest

@@ -12,8 +12,9 @@
  * function is called, so device locks never nest.
  *
  * Interrupt sources.  A PIC or IOAPIC input is the OR of the levels of
- * every source that drives it (userspace's KVM_IRQ_LINE, the PIT), as on
- * KVM: each device keeps one bit per source and pin.
+ * every source that drives it (userspace's KVM_IRQ_LINE and edge irqfds,
+ * resampling irqfds, the PIT), as on KVM: each device keeps one bit per
+ * source and pin.
  *
  * Return value of every set_irq (and of KVM_IRQ_LINE_STATUS), as on KVM:
  *   > 0  delivered (the number of destinations, or 1)
@@ -25,13 +26,14 @@
 
 #include <linux/kvm.h>
 #include <linux/types.h>
+#include <xkvm/xkvm_host.h>	/* the generic sources: user, irqfd resample */
 
 struct xkvm;
 struct xkvm_vcpu;
 
-#define XKVM_IRQ_SOURCE_USER	0	/* KVM_IRQ_LINE */
-#define XKVM_IRQ_SOURCE_PIT	1	/* the in-kernel PIT */
-#define XKVM_NR_IRQ_SOURCES	2
+/* USER and IRQFD_RESAMPLE come from xkvm_host.h; the arch's own: */
+#define XKVM_IRQ_SOURCE_PIT	(XKVM_IRQ_SOURCE_ARCH + 0)
+#define XKVM_NR_IRQ_SOURCES	(XKVM_IRQ_SOURCE_ARCH + 1)
 
 #define XKVM_NR_PIC_PINS	16	/* master 0-7, slave 8-15 */
 #define XKVM_NR_IOAPIC_PINS	KVM_IOAPIC_NUM_PINS
@@ -140,5 +142,12 @@ void xkvm_pit_set_reinject(struct xkvm_pit *pit, bool reinject);
 int xkvm_irqchip_set_irq(struct xkvm *vm, int source, u32 gsi, int level);
 /* The PIC's INT output went high: wake the vCPUs that take ExtINT. */
 void xkvm_irqchip_pic_kick(struct xkvm *vm);
+/*
+ * The guest acknowledged input @pin of @irqchip (KVM_IRQCHIP_*; a slave
+ * PIC pin is 0-7): the IOAPIC on the EOI of a level pin's vector, before
+ * it clears remote IRR; the PIC when an ISR bit is cleared (EOI, auto-EOI).
+ * No device lock held.  Resampling irqfds listen (arch/x86/irqfd.c).
+ */
+void xkvm_irqchip_ack(struct xkvm *vm, u32 irqchip, u32 pin);
 
 #endif /* XKVM_IRQCHIP_H */

@@ -6,10 +6,11 @@
  *
  * This file owns the registers of both chips, the per-source input levels
  * and the master's INT output.  It knows nothing about vCPUs, LAPICs or
- * vendors: when the output rises it calls xkvm_irqchip_pic_kick(), with
- * no lock held.  xkvm_pic.lock (a plain spinlock, never taken in hard-IRQ
- * context) protects everything in struct xkvm_pic except vm; output is
- * written under it and read locklessly.  No allocation after create.
+ * vendors: when the output rises it calls xkvm_irqchip_pic_kick(), and
+ * when an in-service bit is cleared (EOI, auto-EOI) xkvm_irqchip_ack(),
+ * both with no lock held.  xkvm_pic.lock (a plain spinlock, never taken
+ * in hard-IRQ context) protects everything in struct xkvm_pic except vm;
+ * output is written under it and read locklessly.  No allocation after create.
  */
 #include <linux/bits.h>
 #include <linux/compiler.h>
@@ -70,6 +71,7 @@ struct pic_chip {
 	u8 init4;		/* ICW1 IC4: ICW4 follows */
 	u8 elcr;		/* 1: level-triggered input */
 	u8 elcr_mask;		/* ELCR bits that may be set */
+	u8 acked;		/* ISR bits cleared, not yet told to the glue */
 };
 
 struct xkvm_pic {
@@ -166,6 +168,30 @@ static bool pic_update(struct xkvm_pic *pic)
 static void pic_eoi(struct pic_chip *c, int irq)
 {
 	c->isr &= ~BIT(irq);
+	c->acked |= BIT(irq);
+}
+
+/* Under the lock: the inputs acknowledged since the last call (0-15). */
+static u16 pic_take_acked(struct xkvm_pic *pic)
+{
+	u16 acked = pic->chip[PIC_MASTER].acked |
+		    pic->chip[PIC_SLAVE].acked << 8;
+
+	pic->chip[PIC_MASTER].acked = 0;
+	pic->chip[PIC_SLAVE].acked = 0;
+	return acked;
+}
+
+/* Unlocked: tell the glue about them (resampling irqfds listen). */
+static void pic_notify_acked(struct xkvm_pic *pic, u16 acked)
+{
+	unsigned long bits = acked;
+	unsigned int irq;
+
+	for_each_set_bit(irq, &bits, XKVM_NR_PIC_PINS)
+		xkvm_irqchip_ack(pic->vm, irq < 8 ? KVM_IRQCHIP_PIC_MASTER :
+						    KVM_IRQCHIP_PIC_SLAVE,
+				 irq & 7);
 }
 
 /* The acknowledge of @irq on @c, by INTA or by a poll read. */
@@ -379,6 +405,7 @@ int xkvm_pic_ack(struct xkvm_pic *pic)
 	struct pic_chip *master = &pic->chip[PIC_MASTER];
 	struct pic_chip *slave = &pic->chip[PIC_SLAVE];
 	int irq, irq2, vector = -1;
+	u16 acked;
 	bool kick;
 
 	spin_lock(&pic->lock);
@@ -399,8 +426,10 @@ int xkvm_pic_ack(struct xkvm_pic *pic)
 		WRITE_ONCE(pic->output, false);
 	}
 	kick = pic_update(pic);
+	acked = pic_take_acked(pic);	/* auto-EOI */
 	spin_unlock(&pic->lock);
 
+	pic_notify_acked(pic, acked);
 	if (kick)
 		xkvm_irqchip_pic_kick(pic->vm);
 	return vector;
@@ -417,6 +446,7 @@ int xkvm_pic_pio(struct xkvm_pic *pic, u16 port, bool in, int size,
 	u16 base = port & ~1;
 	bool odd = port & 1;
 	bool kick = false;
+	u16 acked;
 	int idx;
 	u8 byte = in ? 0 : (u8)*val;
 
@@ -446,8 +476,10 @@ int xkvm_pic_pio(struct xkvm_pic *pic, u16 port, bool in, int size,
 			pic_write(&pic->chip[idx], odd, byte);
 		kick = pic_update(pic);
 	}
+	acked = pic_take_acked(pic);
 	spin_unlock(&pic->lock);
 
+	pic_notify_acked(pic, acked);
 	if (kick)
 		xkvm_irqchip_pic_kick(pic->vm);
 	if (in)

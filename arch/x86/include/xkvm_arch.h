@@ -12,6 +12,7 @@
 
 #include <linux/kvm.h>
 #include <linux/list.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <asm/fpu/types.h>
 
@@ -238,10 +239,45 @@ struct xkvm_ioapic;
 struct xkvm_pit;
 struct xkvm_lapic;
 
+/*
+ * The VM's paravirtual clock (arch/x86/kvmclock.c).  kvmclock = host
+ * CLOCK_MONOTONIC_RAW + offset.  The master clock is one host TSC/ns pair
+ * all vCPUs extrapolate from; valid only while the host clocksource is a
+ * stable TSC and every vCPU has the same TSC offset.  All under lock.
+ */
+struct xkvm_kvmclock_vm {
+	spinlock_t lock;
+	s64 offset;			/* KVM_SET_CLOCK */
+	bool master;			/* master_tsc/master_ns valid */
+	bool boot_old_msr;		/* vCPU 0 uses MSR_KVM_SYSTEM_TIME */
+	u64 master_tsc, master_ns;
+	u64 wall_clock;			/* MSR_KVM_WALL_CLOCK(_NEW) value */
+	/* the last host-initiated TSC write, to match the next ones */
+	u64 last_tsc_write, last_tsc_ns, cur_tsc_offset;
+};
+
+/* A vCPU's paravirtual clock (arch/x86/kvmclock.c); all (own). */
+struct xkvm_kvmclock {
+	u64 msr;			/* MSR_KVM_SYSTEM_TIME(_NEW); bit 0 on */
+	u32 version;			/* of the last page written */
+	u32 virtual_tsc_khz;		/* KVM_SET_TSC_KHZ */
+	int last_cpu;			/* physical CPU of the last update */
+	bool stop_pending;		/* KVM_KVMCLOCK_CTRL: GUEST_STOPPED next */
+	/*
+	 * A rate above the host's: before each entry the TSC is moved
+	 * forward to where that rate would have it.  catchup is read by
+	 * others (READ_ONCE) for the master clock.
+	 */
+	bool catchup;
+	bool caught_up;			/* updated since the last entry */
+	u64 catchup_tsc, catchup_ns;	/* guest TSC at raw ns */
+};
+
 struct xkvm_arch {
 	u32 tss_addr;			/* KVM_SET_TSS_ADDR (lock) */
 	u64 identity_map_addr;		/* KVM_SET_IDENTITY_MAP_ADDR (lock) */
 	u64 tsc_offset0;		/* guest TSC 0 at VM creation */
+	struct xkvm_kvmclock_vm clock;
 
 	u64 stat[XKVM_NR_VM_STATS];	/* see XKVM_X86_VM_STATS */
 
@@ -284,6 +320,7 @@ struct xkvm_vcpu_arch {
 	bool injected_valid;			/* (own) */
 	bool request_irq_window;		/* (own) kvm_run's, read at KVM_RUN */
 	bool tlb_flush_pending;			/* (own) XKVM_REQ_TLB_FLUSH taken */
+	struct xkvm_kvmclock clock;		/* (own) */
 	u32 pkru, host_pkru;			/* (own) guest PKRU; the VMM's */
 	bool l1d_flush;				/* (own) L1D may hold host data */
 	unsigned long l1d_switches;		/* (own) thread switches seen */

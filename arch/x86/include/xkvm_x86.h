@@ -281,6 +281,21 @@ int xkvm_x86_irqchip_extint(struct xkvm_vcpu *vcpu, bool ack);
 void xkvm_x86_irqchip_prepare(struct xkvm_vcpu *vcpu);
 void xkvm_x86_take_queued_nmis(struct xkvm_vcpu *vcpu);
 
+/* The paravirtual clock and the TSC rate (arch/x86/kvmclock.c). */
+void xkvm_kvmclock_vm_init(struct xkvm *vm);
+void xkvm_kvmclock_vcpu_init(struct xkvm_vcpu *vcpu);
+int xkvm_kvmclock_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data);
+int xkvm_kvmclock_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
+			  bool host);
+u64 xkvm_kvmclock_host_tsc_write(struct xkvm_vcpu *vcpu, u64 data);
+void xkvm_kvmclock_tsc_changed(struct xkvm_vcpu *vcpu);
+void xkvm_kvmclock_update(struct xkvm_vcpu *vcpu);
+void xkvm_kvmclock_check_cpu(struct xkvm_vcpu *vcpu);
+long xkvm_kvmclock_vm_ioctl(struct xkvm *vm, unsigned int ioctl,
+			    void __user *argp);
+long xkvm_kvmclock_vcpu_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
+			      void __user *argp);
+
 /* Run loop (arch/x86/run.c). */
 int xkvm_x86_vcpu_run(struct xkvm_vcpu *vcpu);
 void xkvm_x86_run_init(void);

@@ -8,7 +8,13 @@
  *   (c) a self-IPI, from the ICR write to the handler's return;
  *   (d) the EOI of that handler (an x2APIC MSR write);
  *   (e) a TSC-deadline timer: from the deadline to the handler;
- *   (f) an IPI round trip: vCPU 0 sends, vCPU 1 (running) answers.
+ *   (f) an IPI round trip: vCPU 0 sends, vCPU 1 (running) answers;
+ * and a virtio-style device (one vCPU, in-kernel irqchip):
+ *   (g) a doorbell round trip: the guest's MMIO write to an ioeventfd, a
+ *       thread of this process woken by it answering through an irqfd on
+ *       an MSI route, up to the guest's handler;
+ *   (h) KVM_SIGNAL_MSI: from the ioctl in this process to the guest's
+ *       handler (this process' RDTSC: the same ticks as the guest's).
  * Prints "bench <name> <ticks>" (TSC ticks per event, rounded down) for
  * each, and "bench-tsc-khz <kHz>", the TSC frequency (KVM_GET_TSC_KHZ).  Meant for an emulated
  * machine whose clock counts instructions (QEMU -icount shift=0, Bochs
@@ -18,6 +24,7 @@
  *
  * Usage: exit_bench [iterations]   (default 1000, for each measurement)
  */
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -40,6 +47,10 @@
 #define MSR_X2APIC_SELF	X2APIC_MSR(0x3f0)
 #define MSR_TSC_DEADLINE 0x6e0
 #define CPUID_1_ECX_TSC_DEADLINE (1U << 24)
+
+#define VEC_DEV		0xe4
+#define DEV_GSI		24
+#define DOORBELL_GPA	0xd0000050ULL
 
 #define BENCH_PORT	0x80
 #define WARMUP		16
@@ -156,6 +167,47 @@ static void guest_irqchip_bench(uint64_t n)
 	GUEST_DONE();
 }
 
+/* ---- the device (guest side) ---- */
+
+static volatile uint64_t dev_irqs;
+
+static void on_dev_irq(struct ex_regs *regs)
+{
+	dev_irqs++;
+	wrmsr(MSR_X2APIC_EOI, 0);
+}
+
+static void wait_dev_irq(uint64_t seen)
+{
+	uint64_t spins = 0;
+
+	while (dev_irqs == seen)
+		GUEST_ASSERT(++spins < (1ULL << 32));
+}
+
+static void guest_device_bench(uint64_t n)
+{
+	uint64_t t0, t, i;
+
+	x2apic_on();
+	__asm__ __volatile__("sti");
+	for (i = 0; i < WARMUP; i++) {
+		*(volatile uint32_t *)DOORBELL_GPA = 0;
+		wait_dev_irq(i);
+	}
+	t0 = rdtsc();
+	for (i = 0; i < n; i++) {
+		*(volatile uint32_t *)DOORBELL_GPA = 0;
+		wait_dev_irq(WARMUP + i);
+	}
+	t = rdtsc() - t0;
+	GUEST_SYNC_ARGS(7, t, n, 0);
+	/* (h): the host signals, this vCPU only takes the interrupts */
+	while (!stop_flag)
+		__asm__ __volatile__("pause");
+	GUEST_DONE();
+}
+
 /* ---- host side ---- */
 
 static const char * const names[] = {
@@ -165,6 +217,8 @@ static const char * const names[] = {
 	[4] = "apic_eoi",
 	[5] = "apic_timer_deadline_to_handler",
 	[6] = "apic_ipi_roundtrip",
+	[7] = "ioeventfd_irqfd_doorbell_roundtrip",
+	[8] = "signal_msi_to_handler",
 };
 
 static void *run_responder(void *arg)
@@ -222,6 +276,123 @@ static int irqchip_bench(uint64_t n)
 	return cmd == UCALL_DONE ? results : -1;
 }
 
+struct bench_device {
+	struct kvm_vm *vm;
+	int doorbell, irq;
+	uint64_t n;
+};
+
+/* Each doorbell is answered with one interrupt. */
+static void *run_device(void *arg)
+{
+	struct bench_device *d = arg;
+	uint64_t cnt, one = 1, i;
+
+	for (i = 0; i < d->n + WARMUP; i++) {
+		if (read(d->doorbell, &cnt, sizeof(cnt)) != sizeof(cnt) ||
+		    write(d->irq, &one, sizeof(one)) != sizeof(one))
+			break;
+	}
+	return NULL;
+}
+
+static void *run_vcpu_done(void *arg)
+{
+	struct kvm_vcpu *vcpu = arg;
+	struct ucall uc;
+
+	if (vcpu_run_ucall(vcpu, &uc) != UCALL_DONE)
+		fprintf(stderr, "exit_bench: device vCPU did not finish\n");
+	return NULL;
+}
+
+/* The MSI route of the device, after KVM's default GSIs 0-23. */
+static void device_routing(struct kvm_vm *vm)
+{
+	struct kvm_irq_routing *r;
+	struct kvm_irq_routing_entry *e;
+	int gsi;
+
+	r = calloc(1, sizeof(*r) + 25 * sizeof(*e));
+	TEST_ASSERT(r, "calloc");
+	for (gsi = 0; gsi < 24; gsi++) {
+		e = &r->entries[r->nr++];
+		e->gsi = gsi;
+		e->type = KVM_IRQ_ROUTING_IRQCHIP;
+		e->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		e->u.irqchip.pin = gsi ? gsi : 2;
+	}
+	e = &r->entries[r->nr++];
+	e->gsi = DEV_GSI;
+	e->type = KVM_IRQ_ROUTING_MSI;
+	e->u.msi.address_lo = 0xfee00000;
+	e->u.msi.data = VEC_DEV;
+	TEST_ASSERT(!ioctl(vm->fd, KVM_SET_GSI_ROUTING, r), "KVM_SET_GSI_ROUTING");
+	free(r);
+}
+
+/* (g) and (h); returns the number of results printed. */
+static int device_bench(uint64_t n)
+{
+	struct kvm_msi msi = { .address_lo = 0xfee00000, .data = VEC_DEV };
+	struct bench_device d = { .n = n };
+	struct kvm_ioeventfd io = { .addr = DOORBELL_GPA, .len = 4 };
+	struct kvm_irqfd irqfd = { .gsi = DEV_GSI };
+	volatile uint64_t *irqs, *stop;
+	struct kvm_vcpu *vcpu;
+	struct ucall uc;
+	pthread_t dev, run;
+	uint64_t t0, t, i, spins;
+
+	d.vm = vm_create_long_mode();
+	TEST_ASSERT(!ioctl(d.vm->fd, KVM_CREATE_IRQCHIP, 0), "KVM_CREATE_IRQCHIP");
+	vcpu = vm_vcpu_add(d.vm, 0, guest_device_bench);
+	irqchip_cpuid(vcpu);
+	vcpu_args_set(vcpu, 1, n);
+	virt_map(d.vm, DOORBELL_GPA & ~0xfffULL, DOORBELL_GPA & ~0xfffULL, 4096);
+	vm_install_exception_handler(d.vm, VEC_DEV, on_dev_irq);
+	device_routing(d.vm);
+	d.doorbell = eventfd(0, 0);
+	d.irq = eventfd(0, 0);
+	io.fd = d.doorbell;
+	irqfd.fd = d.irq;
+	if (ioctl(d.vm->fd, KVM_IOEVENTFD, &io) || ioctl(d.vm->fd, KVM_IRQFD, &irqfd)) {
+		perror("exit_bench: KVM_IOEVENTFD/KVM_IRQFD");
+		return -1;
+	}
+	TEST_ASSERT(!pthread_create(&dev, NULL, run_device, &d), "pthread");
+	if (vcpu_run_ucall(vcpu, &uc) != UCALL_SYNC || uc.args[0] != 7)
+		return -1;
+	pthread_join(dev, NULL);
+	printf("bench %s %llu\n", names[7],
+	       (unsigned long long)(uc.args[1] / uc.args[2]));
+	fflush(stdout);
+
+	/* (h): the vCPU spins with interrupts on in its own thread */
+	irqs = addr_gva2hva(d.vm, (uint64_t)&dev_irqs);
+	stop = addr_gva2hva(d.vm, (uint64_t)&stop_flag);
+	TEST_ASSERT(!pthread_create(&run, NULL, run_vcpu_done, vcpu), "pthread");
+	t = 0;
+	for (i = 0; i < n + WARMUP; i++) {
+		uint64_t seen = *irqs;
+
+		t0 = rdtsc();
+		TEST_ASSERT(ioctl(d.vm->fd, KVM_SIGNAL_MSI, &msi) > 0, "KVM_SIGNAL_MSI");
+		for (spins = 0; *irqs == seen; spins++)
+			TEST_ASSERT(spins < (1ULL << 32), "the MSI never arrived");
+		if (i >= WARMUP)
+			t += rdtsc() - t0;
+	}
+	*stop = 1;
+	pthread_join(run, NULL);
+	printf("bench %s %llu\n", names[8], (unsigned long long)(t / n));
+	fflush(stdout);
+	close(d.doorbell);
+	close(d.irq);
+	kvm_vm_free(d.vm);
+	return 2;
+}
+
 /*
  * Stock kvm_amd under QEMU's TCG (the amd test machine) sometimes never
  * delivers an in-kernel irqchip's interrupts (Documentation/testing.md):
@@ -230,7 +401,7 @@ static int irqchip_bench(uint64_t n)
 static void irqchip_bench_timeout(int sig)
 {
 	static const char msg[] =
-		"exit_bench: the in-kernel irqchip part did not finish in 120 s; its figures are left out\n";
+		"exit_bench: an in-kernel irqchip part did not finish in 120 s; the figures from it on are left out\n";
 
 	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
 		_exit(1);
@@ -280,10 +451,12 @@ int main(int argc, char **argv)
 	kvm_vm_free(vm);
 	signal(SIGALRM, irqchip_bench_timeout);
 	alarm(120);
+	results += device_bench(n);
+	alarm(120);
 	results += irqchip_bench(n);
 	alarm(0);
-	if (results != 6 || nr_port_exits != n + WARMUP) {
-		fprintf(stderr, "exit_bench: %d results, %lu port exits (want 6, %llu)\n",
+	if (results != 8 || nr_port_exits != n + WARMUP) {
+		fprintf(stderr, "exit_bench: %d results, %lu port exits (want 8, %llu)\n",
 			results, nr_port_exits, (unsigned long long)(n + WARMUP));
 		return 1;
 	}
