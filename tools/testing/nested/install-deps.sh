@@ -4,7 +4,8 @@
 # install-deps.sh - install, with apt-get, everything the nested test
 # harness needs on a fresh Debian 12 machine: the build tool chain,
 # Debian's 6.1 kernel image + headers (the test kernel), 6.12 headers and
-# image from bookworm-backports, QEMU, Bochs, busybox and sparse.
+# image from bookworm-backports, QEMU, Bochs, busybox, sparse and e2fsprogs
+# (mke2fs -d builds the VMM test's L2 disk image).
 # Does nothing (and needs no root) when everything is already installed;
 # safe to run any number of times.
 #
@@ -14,7 +15,7 @@ set -euo pipefail
 pkgs=(build-essential bc flex bison libelf-dev kmod cpio xz-utils gzip
       busybox-static qemu-system-x86 sparse linux-source-6.1 rsync
       linux-image-amd64 linux-headers-amd64
-      bochs bochsbios vgabios isolinux syslinux-common xorriso)
+      bochs bochsbios vgabios isolinux syslinux-common xorriso e2fsprogs)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -137,6 +137,7 @@ use_machine()
 	MACHINE_REFERENCE_NEWEST_ONLY=0
 	MACHINE_DEBUG_MODES=
 	MACHINE_DEBUG_TESTS=
+	MACHINE_DEFAULT_SKIP=
 	# shellcheck source=machines/amd.sh
 	. "$here/machines/$machine.sh"
 }
@@ -425,11 +426,12 @@ copy_module()
 }
 
 # stock_modules KVER MODULE: module files (relative to KVER's modules
-# directory) to load for MODULE, dependencies first, as modules.dep lists them.
+# directory: the test kernel's, or /lib/modules/KVER for the L2 guest's
+# kernel) to load for MODULE, dependencies first, as modules.dep lists them.
 stock_modules()
 {
 	local line deps i
-	line=$(grep -E "(^|/)$2\.ko(\.[a-z]+)?:" "${kmoddir[$1]}/modules.dep" | head -n 1)
+	line=$(grep -E "(^|/)$2\.ko(\.[a-z]+)?:" "${kmoddir[$1]:-/lib/modules/$1}/modules.dep" | head -n 1)
 	[ -n "$line" ] || return 1
 	read -r -a deps <<< "${line#*:}"
 	for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
@@ -438,33 +440,129 @@ stock_modules()
 	echo "${line%%:*}"
 }
 
-# build_l2_initrd: the initramfs of the second-level guest that the VMM
-# test boots under QEMU: busybox and an /init that prints the marker and
+# l2_kver KVER: the release of the Debian kernel that the VMM test boots
+# as its L2 guest on test kernel KVER.
+l2_kver()
+{
+	local v=${kl2[$1]##*/}
+	echo "${v#vmlinuz-}"
+}
+
+# The modules the L2 /init loads when QEMU gives it virtio devices, for
+# the real-devices boot: the virtio PCI transport, block and network
+# drivers, and ext4 with crc32c (its soft dependency: metadata checksums).
+# Those built into the L2 kernel (6.12: virtio, virtio_pci) are not in its
+# modules.dep and are left out.
+l2_modules=(virtio virtio_ring virtio_pci virtio_blk virtio_net crc32c_generic ext4)
+
+# build_l2_disk: build/l2-disk.img, the L2 guest's virtio-blk disk: a 4 MiB
+# ext4 file system (mke2fs -d) whose file "data" is 512 KiB of random bytes
+# made now; their SHA-256 is build/l2-disk.img.sha256, which the test
+# expects the L2 guest to print. QEMU opens the image at this host path:
+# over virtio-9p, or in the copy of the host's files packed into the
+# initramfs (pack_qemu_root).
+build_l2_disk()
+{
+	local img=$build/l2-disk.img dir=$build/l2-disk
+	[ -f "$img" ] && [ -s "$img.sha256" ] && [ "$img" -nt "$0" ] &&
+		return 0
+	rm -rf "$dir" "$img" "$img.sha256" "$img.tmp"
+	mkdir -p "$dir" || return 1
+	head -c 512K /dev/urandom > "$dir/data" || return 1
+	truncate -s 4M "$img.tmp" || return 1
+	PATH=$PATH:/usr/sbin:/sbin mke2fs -q -F -t ext4 -L xkvm-l2 -d "$dir" "$img.tmp" ||
+		{ echo "run.sh: mke2fs failed for $img" >&2; return 1; }
+	sha256sum < "$dir/data" | cut -d' ' -f1 > "$img.sha256" || return 1
+	mv "$img.tmp" "$img"
+}
+
+# build_l2_initrd_for L2KVER: build/l2-initrd-L2KVER.gz, the initramfs of
+# the second-level guest that the VMM test boots under QEMU: busybox, the
+# modules of l2_modules for kernel L2KVER (lib/modules/*.ko, their load
+# order in lib/modules/order) and an /init that prints the marker, CPUs
+# and clock readings; if QEMU gave it virtio devices (the real-devices
+# boot) it loads the modules, prints the SHA-256 of /data on the virtio
+# disk, the virtio devices' MSI-X interrupts and the clocksource; then it
 # powers off, or, with xkvm_wait on its command line (the boot benchmark
 # reads the VM's statistics then), waits to be ended.
-build_l2_initrd()
+build_l2_initrd_for()
 {
-	local root=$build/l2
-	[ -f "$build/l2-initrd.gz" ] && [ "$build/l2-initrd.gz" -nt "$0" ] &&
-		return 0
+	local v=$1 root=$build/l2/$1 out=$build/l2-initrd-$1.gz f m
+	[ -f "$out" ] && [ "$out" -nt "$0" ] && return 0
 	rm -rf "$root"
-	mkdir -p "$root/bin" "$root/proc"
-	cp /bin/busybox "$root/bin/busybox"
-	printf '%s\n' '#!/bin/busybox sh' \
-		'/bin/busybox echo XKVM-L2-MARKER: the L2 guest ran its init' \
-		'/bin/busybox mount -t proc proc /proc' \
-		'/bin/busybox echo L2-UPTIME $(/bin/busybox cat /proc/uptime)' \
-		'/bin/busybox echo L2-CPUS $(/bin/busybox grep -c ^processor /proc/cpuinfo)' \
-		'u0=$(/bin/busybox cut -d" " -f1 /proc/uptime)' \
-		'/bin/busybox sleep 1' \
-		'/bin/busybox echo L2-TICKS $u0 $(/bin/busybox cut -d" " -f1 /proc/uptime)' \
-		'/bin/busybox echo L2-END' \
-		'/bin/busybox grep -q xkvm_wait /proc/cmdline &&' \
-		'	while :; do /bin/busybox sleep 3600; done' \
-		'/bin/busybox poweroff -f' > "$root/init"
+	mkdir -p "$root"/{bin,proc,sys,dev,mnt,lib/modules} || return 1
+	cp /bin/busybox "$root/bin/busybox" || return 1
+	for m in "${l2_modules[@]}"; do
+		stock_modules "$v" "$m" || true
+	done | awk '!seen[$0]++' | while read -r f; do
+		copy_module "/lib/modules/$v/$f" "$root/lib/modules" || exit 1
+	done > "$root/lib/modules/order" || return 1
+	cat > "$root/init" <<'EOF'
+#!/bin/busybox sh
+B=/bin/busybox
+
+# The real-devices boot: virtio-blk and virtio-net (vendor 0x1af4).
+l2_devices()
+{
+	local m d t n=0
+	$B mount -t devtmpfs devtmpfs /dev
+	for m in $($B cat /lib/modules/order); do
+		$B insmod /lib/modules/$m || $B echo "L2-MODULE-FAIL $m"
+	done
+	while [ ! -b /dev/vda ] && [ $n -lt 50 ]; do
+		$B sleep 0.1
+		n=$((n + 1))
+	done
+	if $B mount -t ext4 -o ro /dev/vda /mnt; then
+		$B echo L2-DISK-SHA256 $($B sha256sum /mnt/data | $B cut -d" " -f1)
+		$B umount /mnt
+	fi
+	# each virtio device: its MSI/MSI-X lines in /proc/interrupts (the
+	# chip is "PCI-MSI" or "PCI-MSIX-<bdf>") and their interrupt total
+	for d in /sys/bus/virtio/devices/virtio*; do
+		case $($B cat $d/device 2>/dev/null) in
+		0x0001) t=net ;;
+		0x0002) t=blk ;;
+		*) continue ;;
+		esac
+		$B echo L2-VIRTIO-MSIX $t $($B awk -v v="${d##*/}-" '
+			/PCI-MSI/ && index($0, v) {
+				n++
+				for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) c += $i
+			}
+			END { print n + 0, c + 0 }' /proc/interrupts)
+	done
+	$B echo L2-CLOCKSOURCE $($B cat /sys/devices/system/clocksource/clocksource0/current_clocksource)
+}
+
+$B echo XKVM-L2-MARKER: the L2 guest ran its init
+$B mount -t proc proc /proc
+$B echo L2-UPTIME $($B cat /proc/uptime)
+$B echo L2-CPUS $($B grep -c ^processor /proc/cpuinfo)
+u0=$($B cut -d" " -f1 /proc/uptime)
+$B sleep 1
+$B echo L2-TICKS $u0 $($B cut -d" " -f1 /proc/uptime)
+$B mount -t sysfs sysfs /sys
+$B grep -qs 0x1af4 /sys/bus/pci/devices/*/vendor && l2_devices
+$B echo L2-END
+$B grep -q xkvm_wait /proc/cmdline &&
+	while :; do $B sleep 3600; done
+$B poweroff -f
+EOF
 	chmod 755 "$root/init"
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
-		gzip -1 > "$build/l2-initrd.gz"
+		gzip -1 > "$out.tmp" && mv "$out.tmp" "$out"
+}
+
+# build_l2_initrd: the L2 guest's disk and an initramfs for the L2 kernel
+# of each test kernel.
+build_l2_initrd()
+{
+	local k
+	build_l2_disk || return 1
+	for k in "${kernels[@]}"; do
+		build_l2_initrd_for "$(l2_kver "$k")" || return 1
+	done
 }
 
 # pack_9p_modules KVER DIR: the modules that mount the host's root over
@@ -482,7 +580,8 @@ pack_9p_modules()
 
 # pack_qemu_root KVER DIR: what vmm_qemu_test.sh needs from the host, for
 # a machine without virtio-9p: QEMU with its libraries and x86 firmware,
-# timeout, and the L2 kernel, at their host paths under DIR.
+# timeout, the L2 kernel and the L2 guest's disk, at their host paths
+# under DIR.
 pack_qemu_root()
 {
 	local kver=$1 dir=$2 f
@@ -499,8 +598,9 @@ pack_qemu_root()
 	for f in kvmvapic.bin linuxboot.bin linuxboot_dma.bin pvh.bin; do
 		cp -L "/usr/share/qemu/$f" "$dir/usr/share/qemu/"
 	done
-	mkdir -p "$dir$(dirname "${kl2[$kver]}")"
+	mkdir -p "$dir$(dirname "${kl2[$kver]}")" "$dir$build"
 	cp "${kl2[$kver]}" "$dir${kl2[$kver]}"
+	cp "$build/l2-disk.img" "$dir$build/"
 }
 
 # build_initrd KVER: build/initramfs/<machine>-KVER.cpio.gz with busybox,
@@ -528,7 +628,7 @@ build_initrd()
 			pack_qemu_root "$kver" "$root/harness/qemuroot"
 		fi
 		cp "$here/vmm_qemu_test.sh" "$root/harness/tests/vmm_qemu_test"
-		cp "$build/l2-initrd.gz" "$root/harness/l2-initrd.gz"
+		cp "$build/l2-initrd-$(l2_kver "$kver").gz" "$root/harness/l2-initrd.gz"
 		echo vmm_qemu_test >> "$root/harness/tests/TESTS"
 	fi
 	local only=$only_tests
@@ -538,6 +638,13 @@ build_initrd()
 		only=$(for t in $MACHINE_DEBUG_TESTS; do
 			grep -qx -e "$t" "$root/harness/tests/TESTS" && echo "$t"
 		done)
+	fi
+	if [ -z "$only" ] && [ -n "$MACHINE_DEFAULT_SKIP" ]; then
+		# A slow machine runs a representative part by default.
+		only=$(grep -vx -F "$(printf '%s\n' $MACHINE_DEFAULT_SKIP)" \
+			"$root/harness/tests/TESTS")
+		echo "== left out on $machine by default (NESTED_TESTS to run them):" \
+			$MACHINE_DEFAULT_SKIP
 	fi
 	if [ -n "$only" ]; then
 		for t in $only; do
@@ -550,7 +657,11 @@ build_initrd()
 	run_list=$root.tests
 	cp "$root/harness/tests/TESTS" "$run_list"
 	vmm_env=(XKVM_L2_KERNEL="${kl2[$kver]}" XKVM_HOST_TOOLS="$here" \
-		 XKVM_L2_INITRD=/harness/l2-initrd.gz XKVM_9P_MODULES=/harness/9p)
+		 XKVM_L2_INITRD=/harness/l2-initrd.gz XKVM_9P_MODULES=/harness/9p \
+		 XKVM_L2_DISK="$build/l2-disk.img")
+	if [ -s "$build/l2-disk.img.sha256" ]; then
+		vmm_env+=(XKVM_L2_DISK_SHA256="$(cat "$build/l2-disk.img.sha256")")
+	fi
 	[ -f "$build/kvm_stat" ] && vmm_env+=(XKVM_KVM_STAT="$build/kvm_stat")
 	# The L2 guest boots several times slower on the debug kernel: it
 	# gets most of the binary's time limit instead of 240 s.
@@ -778,28 +889,38 @@ run_machine_tests()
 	done
 }
 
+# run_one_machine M: M's boots, in a subshell; totals and summary lines
+# go to files.
+run_one_machine()
+(
+	use_machine "$1"
+	total_pass=0 total_fail=0 total_skip=0 summary=()
+	run_machine_tests
+	echo "$total_pass $total_fail $total_skip" > "$build/.totals-$1"
+	printf '%s\n' "${summary[@]}" > "$build/.summary-$1"
+)
+
 # run_tests: every machine's boots, the machines in parallel (one emulator
 # process each); totals and summary lines come back through files.
 run_tests()
 {
-	local m i pids=() out p f s
+	local m i pids=() p f s
 	if [ "$vmm_test" != 0 ]; then
-		build_l2_initrd
+		build_l2_initrd || die "cannot build the VMM test's L2 initramfs and disk"
 	fi
 	for m in "${machines[@]}"; do
 		rm -f "$build/.totals-$m" "$build/.summary-$m"
 	done
 	for ((i = 0; i < ${#machines[@]}; i++)); do
 		m=${machines[i]}
-		out=/dev/stdout
-		[ "$i" -gt 0 ] && out=$logs/run-$m.out
-		(
-			use_machine "$m"
-			total_pass=0 total_fail=0 total_skip=0 summary=()
-			run_machine_tests
-			echo "$total_pass $total_fail $total_skip" > "$build/.totals-$m"
-			printf '%s\n' "${summary[@]}" > "$build/.summary-$m"
-		) > "$out" 2>&1 &
+		# The first machine writes to this stdout as it goes (on the
+		# same open file: reopening /dev/stdout would truncate a log
+		# file), the others to files shown when they end.
+		if [ "$i" -gt 0 ]; then
+			run_one_machine "$m" > "$logs/run-$m.out" 2>&1 &
+		else
+			run_one_machine "$m" 2>&1 &
+		fi
 		pids+=($!)
 	done
 	for ((i = 0; i < ${#machines[@]}; i++)); do
@@ -864,7 +985,8 @@ run_bench()
 	[ -f "$seldir/exit_bench" ] || die "the selftests did not build 'exit_bench'"
 	echo "== bench: machine $machine ($MACHINE_DESC), kernel $k, guest time counting instructions"
 	fetch_kvm_stat
-	[ "$vmm_test" = 0 ] || build_l2_initrd
+	[ "$vmm_test" = 0 ] || build_l2_initrd ||
+		die "cannot build the VMM test's L2 initramfs and disk"
 	boot bench "$k" bench 1 || die "initramfs build failed"
 	for set in xkvm reference; do
 		echo "-- exit_bench on $set"

@@ -12,6 +12,16 @@
 # the emulator over virtio-9p, or from a copy packed into the initramfs
 # (Bochs, and the benchmark), and are entered with chroot.
 #
+# The pc in-kernel irqchip boot (pc_irqchip) is the real-devices boot: the
+# L2 guest also gets a virtio-blk-pci disk (a small ext4 image that run.sh
+# builds on the host, read-only) and a virtio-net-pci NIC (user
+# networking, no traffic), both with MSI-X and ioeventfd=on. Its /init
+# loads the virtio and ext4 modules, prints the SHA-256 of the file on
+# the disk, the virtio devices' MSI-X lines in /proc/interrupts and the
+# clocksource; three more TAP lines check them: the checksum run.sh
+# computed, MSI-X interrupts for both devices (the disk's ones counted),
+# and kvm-clock.
+#
 # If the marker is still missing shortly before the time limit, QEMU's
 # monitor (a unix socket) is asked where the guest is: registers, PIC,
 # IOAPIC and local APIC, the code at RIP and the stack (qemu_monitor.py,
@@ -20,8 +30,11 @@
 # Environment (from the harness' env file): XKVM_MODE, XKVM_CORE_MODULE,
 # XKVM_VENDOR_MODULE, XKVM_L2_KERNEL (a path on the host), XKVM_L2_INITRD
 # (a path in this machine's initramfs; copied to a tmpfs on the host's
-# /mnt, which also serves as QEMU's TMPDIR), XKVM_9P_MODULES (directory of the 9p modules, with an "order"
-# file). In xkvm mode the modules are reloaded with devkvm=1: that is the
+# /mnt, which also serves as QEMU's TMPDIR), XKVM_L2_DISK (the disk image,
+# a path on the host) and XKVM_L2_DISK_SHA256 (its file's checksum),
+# XKVM_9P_MODULES (directory of the 9p modules, with an "order" file),
+# XKVM_QEMU_CONFIGS (the boots, see below), XKVM_QEMU_TIMEOUT (seconds per
+# boot). In xkvm mode the modules are reloaded with devkvm=1: that is the
 # documented way for a VMM that opens /dev/kvm to reach xkvm.
 #
 # XKVM_VMM_BENCH=1 (the boot benchmark, run.sh --bench): the L2 guest waits
@@ -95,14 +108,28 @@ cp "$XKVM_L2_INITRD" /host/mnt/l2-initrd.gz || fail "cannot stage the L2 initrd"
 tmo=${XKVM_QEMU_TIMEOUT:-240}
 bench=${XKVM_VMM_BENCH:-0}
 
-# run_qemu NAME MACHINE SMP CPU: boot the L2 guest once; sets $rc, $secs
-# and $measured, leaves QEMU's output in $log.
+# The real devices of the "virtio" boots: the L2 guest's disk image (a
+# host path, as the kernel's: over virtio-9p, or packed at that path) on
+# virtio-blk-pci, and virtio-net-pci on user networking (nothing to set up
+# on the host; no traffic), both with MSI-X (QEMU's default) and
+# ioeventfd=on. romfile= leaves out the NIC's boot ROM, which -kernel
+# does not need and which is not packed.
+virtio_args="-drive if=none,id=l2disk,format=raw,readonly=on,file.locking=off,file=$XKVM_L2_DISK
+-device virtio-blk-pci,drive=l2disk,ioeventfd=on
+-netdev user,id=l2net
+-device virtio-net-pci,netdev=l2net,ioeventfd=on,romfile="
+
+# run_qemu NAME MACHINE SMP CPU DEVICES: boot the L2 guest once (DEVICES
+# "virtio": with the real devices); sets $rc, $secs and $measured, leaves
+# QEMU's output in $log.
 run_qemu()
 {
-	local name=$1 machine=$2 smp=$3 cpu=$4 wait_arg= dumped=0 polls=0 t0
+	local name=$1 machine=$2 smp=$3 cpu=$4 devices=$5 wait_arg= dumped=0 polls=0 t0
+	local dev_args=
 	# a second run in the same boot must not see the first's marker
 	rm -f "$log" /host/mnt/qmp /host/mnt/qemu-monitor
 	[ "$bench" = 1 ] && wait_arg=" xkvm_wait"
+	[ "$devices" = virtio ] && dev_args=$virtio_args
 	t0=$(date +%s)
 	up0=$(cut -d' ' -f1 /proc/uptime)
 	measured=0
@@ -112,12 +139,13 @@ run_qemu()
 	# files only (no process per poll to compete with QEMU); QEMU's exit
 	# status goes to a file, as the pipeline's is awk's.
 	rm -f /tmp/marker-uptime /tmp/qemu-rc /tmp/qemu-kvm-error
+	# shellcheck disable=SC2086 # $dev_args are words (no spaces in paths)
 	( TMPDIR=/mnt chroot /host /usr/bin/timeout -k 5 "$tmo" \
 		/usr/bin/qemu-system-x86_64 -accel kvm -machine "$machine" \
 		-cpu "$cpu" -m 256M -smp "$smp" -nodefaults -nographic -no-reboot \
 		-serial stdio -monitor unix:/mnt/qemu-monitor,server,nowait \
 		-qmp unix:/mnt/qmp,server,nowait \
-		-kernel "$XKVM_L2_KERNEL" -initrd /mnt/l2-initrd.gz \
+		-kernel "$XKVM_L2_KERNEL" -initrd /mnt/l2-initrd.gz $dev_args \
 		-append "console=ttyS0 panic=-1 loglevel=4$wait_arg" 2>&1 < /dev/null
 	  echo $? > /tmp/qemu-rc ) | awk -v m="$MARKER" '
 		{ print; fflush() }
@@ -212,16 +240,75 @@ check_boot()
 	fi
 }
 
-# XKVM_QEMU_CONFIGS: "name machine smp cpu" per line.  The userspace
+# l2_line KEY: the rest of the L2 guest's line "KEY ..." (the first one).
+l2_line()
+{
+	sed -n "s/^$1 //p" "$log" | tr -d '\r' | head -n 1
+}
+
+# check_devices N NAME: TAP lines N.. N+2 for the real devices of the
+# boot that just ended: the SHA-256 of the file on the virtio disk, MSI-X
+# interrupts of both virtio devices, kvm-clock as the clocksource.
+check_devices()
+{
+	local n=$1 name=$2 sum blk net cs why
+	sum=$(l2_line L2-DISK-SHA256)
+	blk=$(l2_line "L2-VIRTIO-MSIX blk")
+	net=$(l2_line "L2-VIRTIO-MSIX net")
+	cs=$(l2_line L2-CLOCKSOURCE)
+	grep '^L2-MODULE-FAIL' "$log" | tr -d '\r' | sed "s/^/# $name: /"
+	echo "# $name: disk sha256 ${sum:-none} (want ${XKVM_L2_DISK_SHA256:-?});" \
+		"MSI-X lines/interrupts: blk ${blk:-none}, net ${net:-none};" \
+		"clocksource ${cs:-none}"
+	why=
+	if [ -z "$XKVM_L2_DISK_SHA256" ]; then
+		why="no expected checksum (XKVM_L2_DISK_SHA256)"
+	elif [ -z "$sum" ]; then
+		why="the L2 guest read no checksum from its virtio disk"
+	elif [ "$sum" != "$XKVM_L2_DISK_SHA256" ]; then
+		why="the file on the virtio disk has the wrong checksum"
+	fi
+	tap_line "$n" "${name}_virtio_blk_read" "$why"
+
+	# the disk was read, so its queue's vector must have fired
+	why=
+	if [ "${blk%% *}" -ge 1 ] 2>/dev/null && [ "${blk##* }" -ge 1 ] &&
+	   [ "${net%% *}" -ge 1 ] 2>/dev/null; then
+		:
+	else
+		why="virtio-blk or virtio-net without MSI-X interrupts in the L2 guest"
+	fi
+	tap_line $((n + 1)) "${name}_virtio_msix" "$why"
+
+	why=
+	[ "$cs" = kvm-clock ] || why="clocksource '${cs:-none}', wanted kvm-clock"
+	tap_line $((n + 2)) "${name}_kvmclock" "$why"
+}
+
+# tap_line N NAME WHY: "ok N NAME", or WHY and "not ok N NAME".
+tap_line()
+{
+	if [ -n "$3" ]; then
+		echo "# $2: $3"
+		echo "not ok $1 $2"
+		failed=1
+	else
+		echo "ok $1 $2"
+	fi
+}
+
+# XKVM_QEMU_CONFIGS: "name machine smp cpu [virtio]" per line.  The userspace
 # irqchip (kernel-irqchip=off, deprecated in QEMU), then QEMU's default
 # (the in-kernel irqchip) and the split irqchip, on pc and q35.
+# "virtio": the real-devices boot (virtio_args), three more TAP lines
+# (check_devices).
 configs=${XKVM_QEMU_CONFIGS:-"userspace_irqchip pc,kernel-irqchip=off 1 qemu64
-pc_irqchip pc 4 host
+pc_irqchip pc 4 host virtio
 q35_irqchip q35 4 host
 pc_split pc,kernel-irqchip=split 4 host
 q35_split q35,kernel-irqchip=split 4 host"}
 [ "$bench" = 1 ] && configs=$(echo "$configs" | head -1)
-echo "1..$(echo "$configs" | wc -l)"
+echo "1..$(echo "$configs" | awk '{ n += ($5 == "virtio") ? 4 : 1 } END { print n }')"
 # Stock kvm_amd under QEMU 7.2's TCG (the amd machine) hangs early in the
 # L2 boot with its in-kernel irqchip, even with one vCPU and -cpu qemu64
 # (Documentation/testing.md): there reference mode runs the userspace
@@ -233,17 +320,27 @@ skip_irqchip=
 echo "$configs" | {
 	failed=0
 	n=0
-	while read -r name machine smp cpu; do
+	while read -r name machine smp cpu devices; do
 		n=$((n + 1))
 		case "$machine" in
 		*kernel-irqchip=off*) ;;
 		*)	if [ -n "$skip_irqchip" ]; then
 				echo "ok $n $name # SKIP $skip_irqchip"
+				if [ "$devices" = virtio ]; then
+					for t in virtio_blk_read virtio_msix kvmclock; do
+						n=$((n + 1))
+						echo "ok $n ${name}_$t # SKIP $skip_irqchip"
+					done
+				fi
 				continue
 			fi ;;
 		esac
-		run_qemu "$name" "$machine" "$smp" "$cpu"
+		run_qemu "$name" "$machine" "$smp" "$cpu" "$devices"
 		check_boot "$n" "$name" "$smp"
+		if [ "$devices" = virtio ]; then
+			check_devices $((n + 1)) "$name"
+			n=$((n + 3))
+		fi
 	done
 	exit "$failed"
 }

@@ -21,6 +21,9 @@
 #                         mode runs on the newest test kernel only (optional)
 #   MACHINE_BENCH_IPS     emulated instructions per second of guest time in
 #                         bench mode (guest time counts instructions there)
+#   MACHINE_DEFAULT_SKIP  test binaries left out of a run on this machine
+#                         unless NESTED_TESTS names them (optional; for a
+#                         slow machine: their command is in testing.md)
 #   machine_boot KERNEL INITRD APPEND CONSOLE_LOG TIMEOUT BENCH
 #       boots KERNEL with INITRD and the extra kernel command line APPEND,
 #       writes the guest console to CONSOLE_LOG (emulator messages to
