@@ -639,7 +639,7 @@ build_initrd()
 			grep -qx -e "$t" "$root/harness/tests/TESTS" && echo "$t"
 		done)
 	fi
-	if [ -z "$only" ] && [ -n "$MACHINE_DEFAULT_SKIP" ]; then
+	if [ -z "$only" ] && [ -n "$MACHINE_DEFAULT_SKIP" ] && [ "$action" = tests ]; then
 		# A slow machine runs a representative part by default.
 		only=$(grep -vx -F "$(printf '%s\n' $MACHINE_DEFAULT_SKIP)" \
 			"$root/harness/tests/TESTS")

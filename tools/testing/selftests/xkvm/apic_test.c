@@ -34,48 +34,10 @@
 #include <sys/ioctl.h>
 
 #include "kselftest_harness.h"
+#include "irqchip_util.h"
 #include "x86_util.h"
 
-/* xAPIC register offsets (Intel SDM vol. 3A, table 11-1). */
-#define APIC_ID			0x20
-#define APIC_LVR		0x30
-#define APIC_TASKPRI		0x80
-#define APIC_ARBPRI		0x90
-#define APIC_PROCPRI		0xa0
-#define APIC_EOI		0xb0
-#define APIC_LDR		0xd0
-#define APIC_DFR		0xe0
-#define APIC_SPIV		0xf0
-#define APIC_ISR		0x100
-#define APIC_TMR		0x180
-#define APIC_IRR		0x200
-#define APIC_ESR		0x280
-#define APIC_ICR		0x300
-#define APIC_ICR2		0x310
-#define APIC_LVTT		0x320
-#define APIC_LVTTHMR		0x330
-#define APIC_LVTPC		0x340
-#define APIC_LVT0		0x350
-#define APIC_LVT1		0x360
-#define APIC_LVTERR		0x370
-#define APIC_TMICT		0x380
-#define APIC_TMCCT		0x390
-#define APIC_TDCR		0x3e0
-#define APIC_SELF_IPI		0x3f0
-
-#define X2APIC_MSR(reg)		(0x800 + ((reg) >> 4))
 #define MSR_IA32_TSC_DEADLINE	0x6e0
-
-#define APIC_SPIV_ENABLE	(1u << 8)
-#define APIC_LVT_MASKED		(1u << 16)
-#define APIC_LVT_PERIODIC	(1u << 17)
-#define APIC_LVT_TSCDEADLINE	(2u << 17)
-#define APIC_DEST_SELF		(1u << 18)
-#define APIC_DM_NMI		0x400
-#define APIC_DM_EXTINT		0x700
-#define APIC_TDCR_DIV1		0xb
-#define APIC_TDCR_DIV16		0x3
-#define APIC_TDCR_DIV128	0xa
 
 #define CPUID1_ECX_TSC_DEADLINE	(1u << 24)
 
@@ -115,9 +77,9 @@ static uint64_t guest_step;		/* where the guest is, for failures */
 static uint64_t guest_tsc_khz;
 static uint64_t guest_x2apic;
 
-static uint64_t irq_count[256];
-static uint64_t irq_log[16];
-static uint64_t irq_nlog;
+static uint64_t vec_count[256];
+static uint64_t vec_log[16];
+static uint64_t vec_nlog;
 static uint64_t irq_tsc, irq_rip, irq_isr_in, irq_ppr_in, irq_tmr_in;
 static uint64_t shadow_skips;
 
@@ -134,16 +96,6 @@ static inline void sti(void)
 static inline void cpu_relax(void)
 {
 	__asm__ __volatile__("pause" : : : "memory");
-}
-
-static inline uint32_t xapic_read(uint32_t reg)
-{
-	return *(volatile uint32_t *)(uintptr_t)(APIC_DEFAULT_PHYS_BASE + reg);
-}
-
-static inline void xapic_write(uint32_t reg, uint32_t val)
-{
-	*(volatile uint32_t *)(uintptr_t)(APIC_DEFAULT_PHYS_BASE + reg) = val;
 }
 
 static uint64_t apic_rd(uint32_t reg)
@@ -217,7 +169,7 @@ static void skip_shadowed_hlt(struct ex_regs *regs)
 static void irq_handler(struct ex_regs *regs)
 {
 	uint8_t v = regs->vector;
-	uint64_t n = VOL(irq_nlog);
+	uint64_t n = VOL(vec_nlog);
 
 	skip_shadowed_hlt(regs);
 
@@ -226,10 +178,10 @@ static void irq_handler(struct ex_regs *regs)
 	VOL(irq_isr_in) = apic_vec_bit(APIC_ISR, v);
 	VOL(irq_tmr_in) = apic_vec_bit(APIC_TMR, v);
 	VOL(irq_ppr_in) = apic_rd(APIC_PROCPRI);
-	if (n < ARRAY_SIZE(irq_log))
-		VOL(irq_log[n]) = v;
-	VOL(irq_nlog) = n + 1;
-	VOL(irq_count[v]) = VOL(irq_count[v]) + 1;
+	if (n < ARRAY_SIZE(vec_log))
+		VOL(vec_log[n]) = v;
+	VOL(vec_nlog) = n + 1;
+	VOL(vec_count[v]) = VOL(vec_count[v]) + 1;
 	apic_wr(APIC_EOI, 0);
 }
 
@@ -263,14 +215,14 @@ static void report_stuck(struct kvm_vcpu *vcpu)
 	uint32_t reg;
 
 	sync_global_from_guest(vcpu->vm, guest_step);
-	sync_global_from_guest(vcpu->vm, irq_nlog);
+	sync_global_from_guest(vcpu->vm, vec_nlog);
 	sync_global_from_guest(vcpu->vm, irq_rip);
 	vcpu_regs_get(vcpu, &regs);
 	printf("# vCPU %u stuck at guest step %llu, rip 0x%llx, rflags 0x%llx; "
 	       "%llu interrupts, the last at rip 0x%llx\n",
 	       vcpu->id, (unsigned long long)guest_step,
 	       (unsigned long long)regs.rip, (unsigned long long)regs.rflags,
-	       (unsigned long long)irq_nlog, (unsigned long long)irq_rip);
+	       (unsigned long long)vec_nlog, (unsigned long long)irq_rip);
 	if (ioctl(vcpu->fd, KVM_GET_LAPIC, &s))
 		return;
 	printf("#   TPR 0x%x PPR 0x%x SVR 0x%x LVTT 0x%x TMICT 0x%x TMCCT 0x%x\n",
@@ -582,9 +534,9 @@ static void guest_roundtrip(void)
 	REC(RT_LVTERR, xapic_read(APIC_LVTERR));
 	REC(RT_VER, xapic_read(APIC_LVR));
 	/* The periodic timer KVM_SET_LAPIC armed ticks into the guest. */
-	wait_count(&irq_count[VEC_RESTORED], 3);
+	wait_count(&vec_count[VEC_RESTORED], 3);
 	xapic_write(APIC_LVTT, APIC_LVT_MASKED);
-	REC(RT_TICKS, VOL(irq_count[VEC_RESTORED]));
+	REC(RT_TICKS, VOL(vec_count[VEC_RESTORED]));
 	GUEST_DONE();
 }
 
@@ -645,7 +597,7 @@ static void guest_after_garbage(void)
 	apic_sw_enable();
 	cli();
 	self_ipi(VEC_SELF);
-	wait_count(&irq_count[VEC_SELF], 1);
+	wait_count(&vec_count[VEC_SELF], 1);
 	GUEST_SYNC(xapic_read(APIC_ID));
 	GUEST_DONE();
 }
@@ -856,8 +808,8 @@ static void guest_self_ipi(void)
 	REC(SI_ICR, xapic_read(APIC_ICR));
 	REC(SI_IRR_BEFORE, apic_vec_bit(APIC_IRR, VEC_SELF));
 	REC(SI_ISR_BEFORE, apic_vec_bit(APIC_ISR, VEC_SELF));
-	wait_count(&irq_count[VEC_SELF], 1);
-	REC(SI_CNT, VOL(irq_count[VEC_SELF]));
+	wait_count(&vec_count[VEC_SELF], 1);
+	REC(SI_CNT, VOL(vec_count[VEC_SELF]));
 	REC(SI_ISR_IN, VOL(irq_isr_in));
 	REC(SI_PPR_IN, VOL(irq_ppr_in));
 	REC(SI_TMR_IN, VOL(irq_tmr_in));
@@ -867,22 +819,22 @@ static void guest_self_ipi(void)
 	sti();
 	spin_us(5000);
 	cli();
-	REC(SI_CNT_LATER, VOL(irq_count[VEC_SELF]));
+	REC(SI_CNT_LATER, VOL(vec_count[VEC_SELF]));
 
 	/* Three pending vectors arrive highest first. */
 	STEP(2);
-	VOL(irq_nlog) = 0;
+	VOL(vec_nlog) = 0;
 	self_ipi(VEC_LO);
 	self_ipi(VEC_HI);
 	self_ipi(VEC_MID);
 	REC(SI_IRR_MULTI, apic_vec_bit(APIC_IRR, VEC_LO) |
 			  apic_vec_bit(APIC_IRR, VEC_HI) << 1 |
 			  apic_vec_bit(APIC_IRR, VEC_MID) << 2);
-	wait_count(&irq_nlog, 3);
-	REC(SI_NLOG, VOL(irq_nlog));
-	REC(SI_ORDER0, VOL(irq_log[0]));
-	REC(SI_ORDER1, VOL(irq_log[1]));
-	REC(SI_ORDER2, VOL(irq_log[2]));
+	wait_count(&vec_nlog, 3);
+	REC(SI_NLOG, VOL(vec_nlog));
+	REC(SI_ORDER0, VOL(vec_log[0]));
+	REC(SI_ORDER1, VOL(vec_log[1]));
+	REC(SI_ORDER2, VOL(vec_log[2]));
 
 	/* TPR holds back its priority class and every lower one. */
 	STEP(3);
@@ -891,18 +843,18 @@ static void guest_self_ipi(void)
 	self_ipi(VEC_TPR);
 	spin_us(2000);
 	cli();
-	REC(SI_TPR_BLOCK_CNT, VOL(irq_count[VEC_TPR]));
+	REC(SI_TPR_BLOCK_CNT, VOL(vec_count[VEC_TPR]));
 	REC(SI_TPR_BLOCK_IRR, apic_vec_bit(APIC_IRR, VEC_TPR));
 	REC(SI_TPR_BLOCK_PPR, xapic_read(APIC_PROCPRI));
 	xapic_write(APIC_TASKPRI, 0x40);
 	sti();
 	spin_us(2000);
 	cli();
-	REC(SI_SAMECLASS_CNT, VOL(irq_count[VEC_TPR]));
+	REC(SI_SAMECLASS_CNT, VOL(vec_count[VEC_TPR]));
 	STEP(4);
 	xapic_write(APIC_TASKPRI, 0x30);
-	wait_count(&irq_count[VEC_TPR], 1);
-	REC(SI_TPR_OPEN_CNT, VOL(irq_count[VEC_TPR]));
+	wait_count(&vec_count[VEC_TPR], 1);
+	REC(SI_TPR_OPEN_CNT, VOL(vec_count[VEC_TPR]));
 	xapic_write(APIC_TASKPRI, 0);
 	REC(SI_ESR, write_read(APIC_ESR, 0));
 	GUEST_DONE();
@@ -1007,15 +959,15 @@ static void guest_x2apic_fn(void)
 	/* SELF_IPI, ICR with the self shorthand, ICR to the own 32-bit ID. */
 	cli();
 	wrmsr(X2APIC_MSR(APIC_SELF_IPI), VEC_X2_SELF);
-	wait_count(&irq_count[VEC_X2_SELF], 1);
-	REC(X2_SELF_CNT, VOL(irq_count[VEC_X2_SELF]));
+	wait_count(&vec_count[VEC_X2_SELF], 1);
+	REC(X2_SELF_CNT, VOL(vec_count[VEC_X2_SELF]));
 	wrmsr(X2APIC_MSR(APIC_ICR), APIC_DEST_SELF | VEC_X2_ICR);
 	REC(X2_ICR_RD, rdmsr(X2APIC_MSR(APIC_ICR)));
-	wait_count(&irq_count[VEC_X2_ICR], 1);
-	REC(X2_ICR_CNT, VOL(irq_count[VEC_X2_ICR]));
+	wait_count(&vec_count[VEC_X2_ICR], 1);
+	REC(X2_ICR_CNT, VOL(vec_count[VEC_X2_ICR]));
 	wrmsr(X2APIC_MSR(APIC_ICR), ((uint64_t)X2_VCPU_ID << 32) | VEC_X2_PHYS);
-	wait_count(&irq_count[VEC_X2_PHYS], 1);
-	REC(X2_PHYS_CNT, VOL(irq_count[VEC_X2_PHYS]));
+	wait_count(&vec_count[VEC_X2_PHYS], 1);
+	REC(X2_PHYS_CNT, VOL(vec_count[VEC_X2_PHYS]));
 	sti();
 
 	/* The MMIO page does not reach the APIC in x2APIC mode. */
@@ -1228,7 +1180,7 @@ enum {
 
 static void guest_timer_oneshot(void)
 {
-	uint64_t *cnt = &irq_count[VEC_ONESHOT];
+	uint64_t *cnt = &vec_count[VEC_ONESHOT];
 	uint64_t t0, a, b;
 	int i;
 
@@ -1361,7 +1313,7 @@ static uint64_t skip_fast_period;	/* see machine_is_bochs() */
 
 static void guest_timer_periodic(void)
 {
-	uint64_t *cnt = &irq_count[VEC_PERIODIC];
+	uint64_t *cnt = &vec_count[VEC_PERIODIC];
 	uint64_t t0, c;
 
 	apic_sw_enable();
@@ -1470,7 +1422,7 @@ enum {
 
 static void guest_timer_deadline(void)
 {
-	uint64_t *cnt = &irq_count[VEC_DEADLINE];
+	uint64_t *cnt = &vec_count[VEC_DEADLINE];
 	uint64_t ms = VOL(guest_tsc_khz), deadline;
 	int i;
 
@@ -1604,7 +1556,7 @@ static void guest_hlt(void)
 		xapic_write(APIC_TMICT, 2 * 1000 * 1000);
 		sti_hlt_once();
 		/* Woken by the timer, which interrupted the HLT. */
-		GUEST_ASSERT_EQ(VOL(irq_count[VEC_HLT]), i + 1);
+		GUEST_ASSERT_EQ(VOL(vec_count[VEC_HLT]), i + 1);
 		GUEST_ASSERT_EQ(VOL(irq_rip), (uint64_t)(uintptr_t)hlt_resume);
 	}
 	GUEST_DONE();
@@ -1657,7 +1609,7 @@ static void guest_race(void)
 	for (i = 1; i <= RACE_ROUNDS; i++) {
 		cli();
 		self_ipi(VEC_RACE);
-		wait_count(&irq_count[VEC_RACE], i);
+		wait_count(&vec_count[VEC_RACE], i);
 		sti();
 		/*
 		 * The APIC is enabled and idle at every exit from here on, so
@@ -1666,7 +1618,7 @@ static void guest_race(void)
 		 */
 		GUEST_SYNC(i);
 	}
-	GUEST_ASSERT_EQ(VOL(irq_count[VEC_RACE]), RACE_ROUNDS);
+	GUEST_ASSERT_EQ(VOL(vec_count[VEC_RACE]), RACE_ROUNDS);
 	GUEST_DONE();
 }
 

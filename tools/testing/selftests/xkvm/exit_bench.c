@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "irqchip_util.h"
 #include "x86_util.h"
 #include "xkvm_util.h"
 
@@ -39,7 +40,6 @@
 #define VEC_TIMER	0xe1
 #define VEC_PING	0xe2
 #define VEC_PONG	0xe3
-#define X2APIC_MSR(reg)	(0x800 + ((reg) >> 4))
 #define MSR_X2APIC_EOI	X2APIC_MSR(0xb0)
 #define MSR_X2APIC_SVR	X2APIC_MSR(0xf0)
 #define MSR_X2APIC_ICR	X2APIC_MSR(0x300)
@@ -217,7 +217,7 @@ static const char * const names[] = {
 	[4] = "apic_eoi",
 	[5] = "apic_timer_deadline_to_handler",
 	[6] = "apic_ipi_roundtrip",
-	[7] = "ioeventfd_irqfd_doorbell_roundtrip",
+	[7] = "doorbell_irqfd_roundtrip",
 	[8] = "signal_msi_to_handler",
 };
 
@@ -310,24 +310,10 @@ static void *run_vcpu_done(void *arg)
 static void device_routing(struct kvm_vm *vm)
 {
 	struct kvm_irq_routing *r;
-	struct kvm_irq_routing_entry *e;
-	int gsi;
 
-	r = calloc(1, sizeof(*r) + 25 * sizeof(*e));
-	TEST_ASSERT(r, "calloc");
-	for (gsi = 0; gsi < 24; gsi++) {
-		e = &r->entries[r->nr++];
-		e->gsi = gsi;
-		e->type = KVM_IRQ_ROUTING_IRQCHIP;
-		e->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		e->u.irqchip.pin = gsi ? gsi : 2;
-	}
-	e = &r->entries[r->nr++];
-	e->gsi = DEV_GSI;
-	e->type = KVM_IRQ_ROUTING_MSI;
-	e->u.msi.address_lo = 0xfee00000;
-	e->u.msi.data = VEC_DEV;
-	TEST_ASSERT(!ioctl(vm->fd, KVM_SET_GSI_ROUTING, r), "KVM_SET_GSI_ROUTING");
+	r = irq_routing_isa(IRQ_ROUTING_NO_PIC | IRQ_ROUTING_GSI0_PIN2, 1);
+	irq_routing_add_msi(r, DEV_GSI, 0xfee00000, VEC_DEV);
+	irq_routing_set(vm, r);
 	free(r);
 }
 
@@ -449,6 +435,11 @@ int main(int argc, char **argv)
 		results++;
 	}
 	kvm_vm_free(vm);
+	if (xkvm_reference_mode() && xkvm_vendor_is_amd()) {
+		/* it can wedge the whole test machine there (testing.md) */
+		fprintf(stderr, "exit_bench: stock kvm_amd hangs under QEMU TCG with an in-kernel irqchip: (c)-(h) left out\n");
+		return results == 2 && nr_port_exits == n + WARMUP ? 0 : 1;
+	}
 	signal(SIGALRM, irqchip_bench_timeout);
 	alarm(120);
 	results += device_bench(n);

@@ -32,6 +32,7 @@
 
 #include "kselftest_harness.h"
 #include "x86_util.h"
+#include "irqchip_util.h"
 #include "xkvm_util.h"
 
 /* Firecracker's memory map: the first virtio-mmio device, QueueNotify. */
@@ -40,16 +41,6 @@
 #define DOORBELL_GPA		(MMIO_DEV_GPA + MMIO_QUEUE_NOTIFY)
 #define DOORBELL_QUEUE		0
 #define TSS_ADDR		0xfffbd000UL
-
-#define APIC_GVA		0xfee00000ULL
-#define APIC_EOI		0xb0
-#define APIC_SVR		0xf0
-#define APIC_LVT0		0x350
-#define APIC_LVT1		0x360
-#define APIC_SVR_ENABLE		0x100
-#define APIC_DM_NMI		0x400
-#define APIC_DM_EXTINT		0x700
-#define APIC_DM_MASK		0x700
 
 /* The device's interrupt: GSI 24 (past the IOAPIC's pins), MSI to APIC 0. */
 #define DEV_GSI			24
@@ -66,19 +57,14 @@ static volatile uint64_t answers;
 static void on_device_irq(struct ex_regs *regs)
 {
 	answers++;
-	*(volatile uint32_t *)(APIC_GVA + APIC_EOI) = 0;
-}
-
-static inline void mmio_write32(uint64_t addr, uint32_t val)
-{
-	*(volatile uint32_t *)addr = val;
+	xapic_write(APIC_EOI, 0);
 }
 
 static void guest_device(void)
 {
 	uint64_t i;
 
-	mmio_write32(APIC_GVA + APIC_SVR, APIC_SVR_ENABLE | 0xff);
+	xapic_write(APIC_SPIV, APIC_SPIV_ENABLE | 0xff);
 	for (i = 0; i < ROUNDS; i++) {
 		mmio_write32(DOORBELL_GPA, DOORBELL_QUEUE);
 		/*
@@ -190,40 +176,15 @@ static struct kvm_vm *firecracker_vm(struct kvm_vcpu **vcpu,
 	return vm;
 }
 
-/* GSIs 0-23 to the IOAPIC (0-15 also to the PICs), as KVM's default, + MSI. */
+/* GSIs 0-23 to the IOAPIC (0-15 also to the PICs, GSI 0 to pin 2) + MSI. */
 static void set_routing_with_msi(struct kvm_vm *vm,
 				 struct __test_metadata *_metadata)
 {
-	struct kvm_irq_routing *r;
-	struct kvm_irq_routing_entry *e;
-	int gsi, n = 0;
+	struct kvm_irq_routing *r = irq_routing_isa(IRQ_ROUTING_GSI0_PIN2, 1);
 
-	r = calloc(1, sizeof(*r) + 64 * sizeof(*e));
-	ASSERT_NE(NULL, r);
-	for (gsi = 0; gsi < 24; gsi++) {
-		if (gsi < 16) {
-			e = &r->entries[n++];
-			e->gsi = gsi;
-			e->type = KVM_IRQ_ROUTING_IRQCHIP;
-			e->u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
-							 KVM_IRQCHIP_PIC_SLAVE;
-			e->u.irqchip.pin = gsi % 8;
-		}
-		if (gsi == 2)
-			continue;	/* the cascade: IOAPIC pin 2 is GSI 0 */
-		e = &r->entries[n++];
-		e->gsi = gsi;
-		e->type = KVM_IRQ_ROUTING_IRQCHIP;
-		e->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		e->u.irqchip.pin = gsi ? gsi : 2;
-	}
-	e = &r->entries[n++];
-	e->gsi = DEV_GSI;
-	e->type = KVM_IRQ_ROUTING_MSI;
-	e->u.msi.address_lo = MSI_ADDR_BASE;	/* physical, APIC ID 0 */
-	e->u.msi.data = DEV_VECTOR;		/* fixed, edge */
-	r->nr = n;
-	ASSERT_EQ(0, ioctl(vm->fd, KVM_SET_GSI_ROUTING, r));
+	/* physical, APIC ID 0; fixed, edge */
+	irq_routing_add_msi(r, DEV_GSI, MSI_ADDR_BASE, DEV_VECTOR);
+	ASSERT_EQ(0, __irq_routing_set(vm, r));
 	free(r);
 }
 

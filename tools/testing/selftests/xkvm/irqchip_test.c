@@ -29,36 +29,10 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "irqchip_util.h"
 #include "xkvm_util.h"
 
 /* ---- architectural constants ---- */
-
-#define APIC_GVA		0xfee00000ULL
-#define APIC_ID			0x20
-#define APIC_EOI		0xb0
-#define APIC_SVR		0xf0
-#define APIC_ISR		0x100
-#define APIC_TMR		0x180
-#define APIC_LVT0		0x350
-#define APIC_SVR_ENABLE		0x100
-#define APIC_SPURIOUS_VEC	0xff
-#define APIC_LVT_MASKED		(1U << 16)
-#define APIC_DM_EXTINT		0x700
-
-#define IOAPIC_GPA		0xfec00000ULL
-#define IOAPIC_REGSEL		0x00
-#define IOAPIC_WINDOW		0x10
-#define IOAPIC_REG_ID		0x00
-#define IOAPIC_REG_VERSION	0x01
-#define IOAPIC_REG_ARB		0x02
-#define IOAPIC_REDTBL_LO(pin)	(0x10 + 2 * (pin))
-#define IOAPIC_REDTBL_HI(pin)	(0x11 + 2 * (pin))
-#define RTE_DEST_LOGICAL	(1U << 11)
-#define RTE_DELIVS		(1U << 12)
-#define RTE_POLARITY_LOW	(1U << 13)
-#define RTE_REMOTE_IRR		(1U << 14)
-#define RTE_LEVEL		(1U << 15)
-#define RTE_MASKED		(1U << 16)
 
 #define PIC_M_CMD		0x20
 #define PIC_M_DATA		0x21
@@ -90,84 +64,11 @@
 #define VEC_UNREACHED		0x5f
 #define VEC_RACE_BASE		0x60	/* 0x60-0x77: IOAPIC pins 0-23 */
 
-#define BIT(n)			(1U << (n))
-#define WINDOW_SPINS		2000
-
 /* ---------------------------- guest side ---------------------------- */
-
-#define IRQ_LOG_SIZE		64
-
-static volatile uint64_t irq_count;
-static volatile uint8_t irq_log[IRQ_LOG_SIZE];
-
-static void irq_record(struct ex_regs *regs)
-{
-	irq_log[irq_count % IRQ_LOG_SIZE] = regs->vector;
-	irq_count++;
-}
-
-/* The vector of the n-th interrupt taken (0-based). */
-static uint8_t irq_nth(uint64_t n)
-{
-	return irq_log[n % IRQ_LOG_SIZE];
-}
-
-/*
- * Let interrupts in (IF=1) until @want were taken or WINDOW_SPINS short
- * windows passed; returns the count.  An interrupt that the host raised
- * before this KVM_RUN is injected in the first window.
- */
-static uint64_t irq_window(uint64_t want)
-{
-	int i;
-
-	for (i = 0; i < WINDOW_SPINS && irq_count < want; i++)
-		__asm__ __volatile__("sti; nop; nop; cli" : : : "memory");
-	return irq_count;
-}
-
-static inline uint32_t mmio_read32(uint64_t addr)
-{
-	return *(volatile uint32_t *)addr;
-}
-
-static inline void mmio_write32(uint64_t addr, uint32_t val)
-{
-	*(volatile uint32_t *)addr = val;
-}
-
-static inline uint32_t apic_read(uint32_t reg)
-{
-	return mmio_read32(APIC_GVA + reg);
-}
-
-static inline void apic_write(uint32_t reg, uint32_t val)
-{
-	mmio_write32(APIC_GVA + reg, val);
-}
 
 static bool apic_vec_bit(uint32_t base, uint8_t vec)
 {
-	return apic_read(base + 0x10 * (vec / 32)) & BIT(vec % 32);
-}
-
-static uint32_t ioapic_read(uint32_t reg)
-{
-	mmio_write32(IOAPIC_GPA + IOAPIC_REGSEL, reg);
-	return mmio_read32(IOAPIC_GPA + IOAPIC_WINDOW);
-}
-
-static void ioapic_write(uint32_t reg, uint32_t val)
-{
-	mmio_write32(IOAPIC_GPA + IOAPIC_REGSEL, reg);
-	mmio_write32(IOAPIC_GPA + IOAPIC_WINDOW, val);
-}
-
-/* Destination first, then the low half (which may unmask), as Linux does. */
-static void ioapic_set_rte(int pin, uint32_t lo, uint8_t dest)
-{
-	ioapic_write(IOAPIC_REDTBL_HI(pin), (uint32_t)dest << 24);
-	ioapic_write(IOAPIC_REDTBL_LO(pin), lo);
+	return xapic_read(base + 0x10 * (vec / 32)) & BIT(vec % 32);
 }
 
 static uint8_t pic_read_isr(uint16_t cmd)
@@ -206,20 +107,20 @@ static void pic_init(uint8_t master_mask, uint8_t slave_mask)
  */
 static void guest_lapic_extint(void)
 {
-	GUEST_ASSERT_EQ(apic_read(APIC_LVT0), APIC_DM_EXTINT);
-	apic_write(APIC_SVR, APIC_SVR_ENABLE | APIC_SPURIOUS_VEC);
-	apic_write(APIC_LVT0, APIC_DM_EXTINT);
-	GUEST_ASSERT_EQ(apic_read(APIC_LVT0), APIC_DM_EXTINT);
+	GUEST_ASSERT_EQ(xapic_read(APIC_LVT0), APIC_DM_EXTINT);
+	xapic_write(APIC_SPIV, APIC_SPIV_ENABLE | APIC_SPURIOUS_VEC);
+	xapic_write(APIC_LVT0, APIC_DM_EXTINT);
+	GUEST_ASSERT_EQ(xapic_read(APIC_LVT0), APIC_DM_EXTINT);
 }
 
 /* For the IOAPIC tests: APIC on, LINT0 masked, every PIC input masked. */
 static void guest_lapic_no_pic(void)
 {
-	apic_write(APIC_SVR, APIC_SVR_ENABLE | APIC_SPURIOUS_VEC);
-	apic_write(APIC_LVT0, APIC_LVT_MASKED | APIC_DM_EXTINT);
+	xapic_write(APIC_SPIV, APIC_SPIV_ENABLE | APIC_SPURIOUS_VEC);
+	xapic_write(APIC_LVT0, APIC_LVT_MASKED | APIC_DM_EXTINT);
 	outb(PIC_M_DATA, 0xff);
 	outb(PIC_S_DATA, 0xff);
-	GUEST_ASSERT_EQ(apic_read(APIC_ID) >> 24, 0);
+	GUEST_ASSERT_EQ(xapic_read(APIC_ID) >> 24, 0);
 }
 
 /* ---- PIC guests ---- */
@@ -396,13 +297,13 @@ static void guest_ioapic_edge(void)
 	GUEST_ASSERT(apic_vec_bit(APIC_ISR, VEC_EDGE));
 	GUEST_ASSERT(!apic_vec_bit(APIC_TMR, VEC_EDGE));
 	GUEST_ASSERT_EQ(ioapic_read(IOAPIC_REDTBL_LO(17)), VEC_EDGE);
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 	GUEST_ASSERT(!apic_vec_bit(APIC_ISR, VEC_EDGE));
 	GUEST_ASSERT_EQ(irq_window(2), 1);
 	GUEST_SYNC(2);			/* host: two edges before we run */
 	GUEST_ASSERT_EQ(irq_window(2), 2);
 	GUEST_ASSERT_EQ(irq_nth(1), VEC_EDGE);
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 	/* Both reached the LAPIC's IRR before it was serviced: one. */
 	GUEST_ASSERT_EQ(irq_window(3), 2);
 	GUEST_DONE();
@@ -422,14 +323,14 @@ static void guest_ioapic_level(void)
 	GUEST_ASSERT(apic_vec_bit(APIC_ISR, VEC_LEVEL));
 	GUEST_SYNC(2);			/* host: checks remote IRR, re-raises */
 	GUEST_ASSERT_EQ(irq_window(2), 1);
-	apic_write(APIC_EOI, 0);	/* clears remote IRR: line still high */
+	xapic_write(APIC_EOI, 0);	/* clears remote IRR: line still high */
 	GUEST_ASSERT_EQ(irq_window(2), 2);
 	GUEST_ASSERT_EQ(irq_nth(1), VEC_LEVEL);
 	GUEST_ASSERT(ioapic_read(IOAPIC_REDTBL_LO(18)) & RTE_REMOTE_IRR);
 	GUEST_SYNC(3);			/* host: GSI 18 low */
 	/* Lowering the line does not clear remote IRR; the EOI does. */
 	GUEST_ASSERT(ioapic_read(IOAPIC_REDTBL_LO(18)) & RTE_REMOTE_IRR);
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 	GUEST_ASSERT_EQ(ioapic_read(IOAPIC_REDTBL_LO(18)),
 			VEC_LEVEL | RTE_LEVEL);
 	GUEST_ASSERT_EQ(irq_window(3), 2);
@@ -454,7 +355,7 @@ static void guest_ioapic_masked(void)
 	GUEST_ASSERT_EQ(irq_nth(0), VEC_MASKED_LEVEL);
 	/* Masked again before the EOI: not re-delivered though high. */
 	ioapic_set_rte(19, VEC_MASKED_LEVEL | RTE_LEVEL | RTE_MASKED, 0);
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 	GUEST_ASSERT_EQ(irq_window(2), 1);
 	GUEST_ASSERT_EQ(ioapic_read(IOAPIC_REDTBL_LO(19)) & RTE_REMOTE_IRR, 0);
 	GUEST_SYNC(2);			/* host: 19 low */
@@ -470,16 +371,16 @@ static void guest_routing(void)
 	GUEST_SYNC(1);			/* host: new table, edge on GSI 5 */
 	GUEST_ASSERT_EQ(irq_window(1), 1);
 	GUEST_ASSERT_EQ(irq_nth(0), VEC_ROUTED);
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 	GUEST_SYNC(2);			/* host: GSI 40 (MSI) */
 	GUEST_ASSERT_EQ(irq_window(2), 2);
 	GUEST_ASSERT_EQ(irq_nth(1), VEC_MSI_ROUTE);
 	GUEST_ASSERT(!apic_vec_bit(APIC_TMR, VEC_MSI_ROUTE));
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 	GUEST_SYNC(3);			/* host: KVM_SIGNAL_MSI */
 	GUEST_ASSERT_EQ(irq_window(3), 3);
 	GUEST_ASSERT_EQ(irq_nth(2), VEC_MSI_SIGNAL);
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 	GUEST_SYNC(4);			/* host: empty table, GSI 5 again */
 	GUEST_ASSERT_EQ(irq_window(4), 3);
 	GUEST_DONE();
@@ -533,7 +434,7 @@ static void race_irq(struct ex_regs *regs)
 			outb(PIC_S_CMD, PIC_EOI);
 		outb(PIC_M_CMD, PIC_EOI);
 	} else {
-		apic_write(APIC_EOI, 0);
+		xapic_write(APIC_EOI, 0);
 	}
 }
 
@@ -632,84 +533,11 @@ static void set_irqchip(struct kvm_vm *vm, struct kvm_irqchip *c)
 		    c->chip_id);
 }
 
-static struct kvm_irq_routing *routing_alloc(unsigned int nr)
-{
-	struct kvm_irq_routing *r;
-
-	r = calloc(1, sizeof(*r) + nr * sizeof(r->entries[0]));
-	TEST_ASSERT(r, "out of memory");
-	return r;
-}
-
-static void route_irqchip(struct kvm_irq_routing *r, uint32_t gsi,
-			  uint32_t chip, uint32_t pin)
-{
-	struct kvm_irq_routing_entry *e = &r->entries[r->nr++];
-
-	memset(e, 0, sizeof(*e));
-	e->gsi = gsi;
-	e->type = KVM_IRQ_ROUTING_IRQCHIP;
-	e->u.irqchip.irqchip = chip;
-	e->u.irqchip.pin = pin;
-}
-
-static void route_msi(struct kvm_irq_routing *r, uint32_t gsi, uint32_t addr,
-		      uint32_t data)
-{
-	struct kvm_irq_routing_entry *e = &r->entries[r->nr++];
-
-	memset(e, 0, sizeof(*e));
-	e->gsi = gsi;
-	e->type = KVM_IRQ_ROUTING_MSI;
-	e->u.msi.address_lo = addr;
-	e->u.msi.data = data;
-}
-
-/* KVM's table after KVM_CREATE_IRQCHIP: 0-15 PIC + IOAPIC, 16-23 IOAPIC. */
-static void route_default(struct kvm_irq_routing *r)
-{
-	uint32_t gsi;
-
-	for (gsi = 0; gsi < KVM_IOAPIC_NUM_PINS; gsi++) {
-		if (gsi < 8)
-			route_irqchip(r, gsi, KVM_IRQCHIP_PIC_MASTER, gsi);
-		else if (gsi < 16)
-			route_irqchip(r, gsi, KVM_IRQCHIP_PIC_SLAVE, gsi - 8);
-		route_irqchip(r, gsi, KVM_IRQCHIP_IOAPIC, gsi);
-	}
-}
-
-static int __set_routing(struct kvm_vm *vm, struct kvm_irq_routing *r)
-{
-	return __vm_ioctl(vm, KVM_SET_GSI_ROUTING, r);
-}
-
 static struct kvm_vm *vm_create_irqchip(void)
 {
 	struct kvm_vm *vm = vm_create_barebones();
 
 	create_irqchip(vm);
-	return vm;
-}
-
-/*
- * A long-mode VM with the in-kernel irqchip and vCPU 0 (created after it,
- * so that it has an in-kernel LAPIC), the LAPIC and IOAPIC pages mapped
- * (MMIO of the in-kernel devices: no memory slot there) and every vector
- * the tests use recorded by irq_record().
- */
-static struct kvm_vm *vm_irqchip_vcpu(struct kvm_vcpu **vcpu, void *guest,
-				      guest_exception_handler_t handler)
-{
-	struct kvm_vm *vm = vm_create_long_mode();
-	int v;
-
-	create_irqchip(vm);
-	*vcpu = vm_vcpu_add(vm, 0, guest);
-	virt_map(vm, APIC_GVA, APIC_GVA, PAGE_SIZE);
-	virt_map(vm, IOAPIC_GPA, IOAPIC_GPA, PAGE_SIZE);
-	for (v = 0x20; v < 256; v++)
-		vm_install_exception_handler(vm, v, handler);
 	return vm;
 }
 
@@ -736,7 +564,7 @@ TEST(capabilities)
 TEST(no_irqchip)
 {
 	struct kvm_vm *vm = vm_create_barebones();
-	struct kvm_irq_routing *r = routing_alloc(1);
+	struct kvm_irq_routing *r = irq_routing_alloc(1);
 	struct kvm_irqchip chip;
 	int32_t status;
 
@@ -753,11 +581,11 @@ TEST(no_irqchip)
 	chip.chip_id = KVM_IRQCHIP_IOAPIC;
 	EXPECT_EQ(-1, __get_irqchip(vm, &chip));
 	EXPECT_EQ(ENXIO, errno);
-	route_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, 3);
-	EXPECT_EQ(-1, __set_routing(vm, r));
+	irq_routing_add_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, 3);
+	EXPECT_EQ(-1, __irq_routing_set(vm, r));
 	EXPECT_EQ(EINVAL, errno);
 	r->nr = 0;
-	EXPECT_EQ(-1, __set_routing(vm, r));
+	EXPECT_EQ(-1, __irq_routing_set(vm, r));
 	EXPECT_EQ(EINVAL, errno);
 	free(r);
 	kvm_vm_free(vm);
@@ -902,51 +730,51 @@ TEST(irqchip_set_get)
 TEST(gsi_routing)
 {
 	struct kvm_vm *vm = vm_create_irqchip();
-	struct kvm_irq_routing *r = routing_alloc(KVM_MAX_IRQ_ROUTES + 1);
+	struct kvm_irq_routing *r = irq_routing_alloc(KVM_MAX_IRQ_ROUTES + 1);
 	struct kvm_irq_routing_entry *e = r->entries;
 
 	/* A good table: the default one, plus MSIs above it. */
-	route_default(r);
-	route_msi(r, 24, 0xfee00000, 0x41);
-	route_msi(r, KVM_MAX_IRQ_ROUTES - 1, 0xfee00000, 0x42);
-	EXPECT_EQ(0, __set_routing(vm, r));
+	irq_routing_add_isa(r, 0);
+	irq_routing_add_msi(r, 24, 0xfee00000, 0x41);
+	irq_routing_add_msi(r, KVM_MAX_IRQ_ROUTES - 1, 0xfee00000, 0x42);
+	EXPECT_EQ(0, __irq_routing_set(vm, r));
 
 	r->flags = 1;
-	EXPECT_EQ(-1, __set_routing(vm, r));
+	EXPECT_EQ(-1, __irq_routing_set(vm, r));
 	EXPECT_EQ(EINVAL, errno);
 	r->flags = 0;
 
 	r->nr = KVM_MAX_IRQ_ROUTES + 1;
-	EXPECT_EQ(-1, __set_routing(vm, r));
+	EXPECT_EQ(-1, __irq_routing_set(vm, r));
 	EXPECT_EQ(EINVAL, errno);
 
 #define EXPECT_BAD_ENTRY(what)						\
 	do {								\
 		r->nr = 1;						\
-		EXPECT_EQ(-1, __set_routing(vm, r)) TH_LOG(what);	\
+		EXPECT_EQ(-1, __irq_routing_set(vm, r)) TH_LOG(what);	\
 		EXPECT_EQ(EINVAL, errno) TH_LOG(what);			\
 	} while (0)
 
 	r->nr = 0;
-	route_irqchip(r, 3, KVM_IRQCHIP_PIC_MASTER, 8);
+	irq_routing_add_irqchip(r, 3, KVM_IRQCHIP_PIC_MASTER, 8);
 	EXPECT_BAD_ENTRY("PIC master pin 8");
 	r->nr = 0;
-	route_irqchip(r, 11, KVM_IRQCHIP_PIC_SLAVE, 8);
+	irq_routing_add_irqchip(r, 11, KVM_IRQCHIP_PIC_SLAVE, 8);
 	EXPECT_BAD_ENTRY("PIC slave pin 8");
 	r->nr = 0;
-	route_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, KVM_IOAPIC_NUM_PINS);
+	irq_routing_add_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, KVM_IOAPIC_NUM_PINS);
 	EXPECT_BAD_ENTRY("IOAPIC pin 24");
 	r->nr = 0;
-	route_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, 0xffffffff);
+	irq_routing_add_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, 0xffffffff);
 	EXPECT_BAD_ENTRY("IOAPIC pin ~0");
 	r->nr = 0;
-	route_irqchip(r, 3, KVM_NR_IRQCHIPS, 0);
+	irq_routing_add_irqchip(r, 3, KVM_NR_IRQCHIPS, 0);
 	EXPECT_BAD_ENTRY("irqchip 3");
 	r->nr = 0;
-	route_irqchip(r, KVM_MAX_IRQ_ROUTES, KVM_IRQCHIP_IOAPIC, 3);
+	irq_routing_add_irqchip(r, KVM_MAX_IRQ_ROUTES, KVM_IRQCHIP_IOAPIC, 3);
 	EXPECT_BAD_ENTRY("GSI 4096");
 	r->nr = 0;
-	route_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, 3);
+	irq_routing_add_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, 3);
 	e->flags = 1;
 	EXPECT_BAD_ENTRY("entry flags");
 	e->flags = 0;
@@ -957,34 +785,34 @@ TEST(gsi_routing)
 
 	/* One GSI to one irqchip at most, and MSI routes are one to one. */
 	r->nr = 0;
-	route_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, 3);
-	route_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, 4);
-	EXPECT_EQ(-1, __set_routing(vm, r));
+	irq_routing_add_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, 3);
+	irq_routing_add_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, 4);
+	EXPECT_EQ(-1, __irq_routing_set(vm, r));
 	EXPECT_EQ(EINVAL, errno);
 	r->nr = 0;
-	route_irqchip(r, 3, KVM_IRQCHIP_PIC_MASTER, 3);
-	route_irqchip(r, 3, KVM_IRQCHIP_PIC_MASTER, 4);
-	EXPECT_EQ(-1, __set_routing(vm, r));
+	irq_routing_add_irqchip(r, 3, KVM_IRQCHIP_PIC_MASTER, 3);
+	irq_routing_add_irqchip(r, 3, KVM_IRQCHIP_PIC_MASTER, 4);
+	EXPECT_EQ(-1, __irq_routing_set(vm, r));
 	EXPECT_EQ(EINVAL, errno);
 	r->nr = 0;
-	route_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, 3);
-	route_msi(r, 3, 0xfee00000, 0x41);
-	EXPECT_EQ(-1, __set_routing(vm, r));
+	irq_routing_add_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, 3);
+	irq_routing_add_msi(r, 3, 0xfee00000, 0x41);
+	EXPECT_EQ(-1, __irq_routing_set(vm, r));
 	EXPECT_EQ(EINVAL, errno);
 	r->nr = 0;
-	route_msi(r, 30, 0xfee00000, 0x41);
-	route_msi(r, 30, 0xfee00000, 0x42);
-	EXPECT_EQ(-1, __set_routing(vm, r));
+	irq_routing_add_msi(r, 30, 0xfee00000, 0x41);
+	irq_routing_add_msi(r, 30, 0xfee00000, 0x42);
+	EXPECT_EQ(-1, __irq_routing_set(vm, r));
 	EXPECT_EQ(EINVAL, errno);
 	/* Several GSIs to one pin, one GSI to a PIC and the IOAPIC: fine. */
 	r->nr = 0;
-	route_irqchip(r, 3, KVM_IRQCHIP_PIC_MASTER, 3);
-	route_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, 3);
-	route_irqchip(r, 100, KVM_IRQCHIP_IOAPIC, 3);
-	EXPECT_EQ(0, __set_routing(vm, r));
+	irq_routing_add_irqchip(r, 3, KVM_IRQCHIP_PIC_MASTER, 3);
+	irq_routing_add_irqchip(r, 3, KVM_IRQCHIP_IOAPIC, 3);
+	irq_routing_add_irqchip(r, 100, KVM_IRQCHIP_IOAPIC, 3);
+	EXPECT_EQ(0, __irq_routing_set(vm, r));
 	/* An empty table is a table. */
 	r->nr = 0;
-	EXPECT_EQ(0, __set_routing(vm, r));
+	EXPECT_EQ(0, __irq_routing_set(vm, r));
 	EXPECT_EQ(-1, __vm_ioctl(vm, KVM_SET_GSI_ROUTING, (void *)8));
 	EXPECT_EQ(EFAULT, errno);
 #undef EXPECT_BAD_ENTRY
@@ -995,7 +823,7 @@ TEST(gsi_routing)
 TEST(irq_line_status)
 {
 	struct kvm_vm *vm = vm_create_irqchip();
-	struct kvm_irq_routing *r = routing_alloc(64);
+	struct kvm_irq_routing *r = irq_routing_alloc(64);
 	struct kvm_irqchip chip;
 
 	/*
@@ -1035,7 +863,7 @@ TEST(irq_line_status)
 	EXPECT_EQ(0, __irq_line(vm, 0xffffffff, 1));
 	EXPECT_EQ(0, __irq_line(vm, KVM_MAX_IRQ_ROUTES, 0));
 	r->nr = 0;
-	EXPECT_EQ(0, __set_routing(vm, r));
+	EXPECT_EQ(0, __irq_routing_set(vm, r));
 	EXPECT_GT(0, irq_line(vm, 5, 1));
 	get_irqchip(vm, KVM_IRQCHIP_PIC_MASTER, &chip);
 	EXPECT_FALSE(chip.chip.pic.irr & BIT(5));
@@ -1255,15 +1083,15 @@ TEST(routing_delivery)
 {
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm = vm_irqchip_vcpu(&vcpu, guest_routing, irq_record);
-	struct kvm_irq_routing *r = routing_alloc(64);
+	struct kvm_irq_routing *r = irq_routing_alloc(64);
 	struct kvm_msi msi;
 	struct ucall uc;
 
 	vcpu_run_sync(vcpu, &uc, 1);
-	route_irqchip(r, 5, KVM_IRQCHIP_IOAPIC, 21);
+	irq_routing_add_irqchip(r, 5, KVM_IRQCHIP_IOAPIC, 21);
 	/* MSI: APIC ID 0, physical, fixed, edge. */
-	route_msi(r, 40, 0xfee00000, VEC_MSI_ROUTE);
-	ASSERT_EQ(0, __set_routing(vm, r));
+	irq_routing_add_msi(r, 40, 0xfee00000, VEC_MSI_ROUTE);
+	ASSERT_EQ(0, __irq_routing_set(vm, r));
 	EXPECT_EQ(1, irq_edge(vm, 5));
 
 	vcpu_run_sync(vcpu, &uc, 2);
@@ -1282,7 +1110,7 @@ TEST(routing_delivery)
 
 	vcpu_run_sync(vcpu, &uc, 4);
 	r->nr = 0;
-	ASSERT_EQ(0, __set_routing(vm, r));
+	ASSERT_EQ(0, __irq_routing_set(vm, r));
 	EXPECT_GT(0, irq_edge(vm, 5));
 	vcpu_expect_done(vcpu);
 	free(r);
@@ -1379,19 +1207,19 @@ static void *race_lines(void *arg)
 static void *race_state(void *arg)
 {
 	struct race_ctx *ctx = arg;
-	struct kvm_irq_routing *dflt = routing_alloc(64);
-	struct kvm_irq_routing *odd = routing_alloc(64);
+	struct kvm_irq_routing *dflt = irq_routing_alloc(64);
+	struct kvm_irq_routing *odd = irq_routing_alloc(64);
 	struct kvm_irqchip chip;
 	unsigned long n = 0;
 	uint32_t gsi;
 
-	route_default(dflt);
+	irq_routing_add_isa(dflt, 0);
 	for (gsi = 0; gsi < 32; gsi++)
-		route_irqchip(odd, gsi, KVM_IRQCHIP_IOAPIC,
+		irq_routing_add_irqchip(odd, gsi, KVM_IRQCHIP_IOAPIC,
 			      (gsi * 7) % KVM_IOAPIC_NUM_PINS);
-	route_msi(odd, 40, 0xfee00000, 0x7f);
+	irq_routing_add_msi(odd, 40, 0xfee00000, 0x7f);
 	while (!ctx->stop) {
-		if (__set_routing(ctx->vm, (n & 1) ? odd : dflt))
+		if (__irq_routing_set(ctx->vm, (n & 1) ? odd : dflt))
 			ctx->errors++;
 		chip.chip_id = n % KVM_NR_IRQCHIPS;
 		if (__get_irqchip(ctx->vm, &chip) ||

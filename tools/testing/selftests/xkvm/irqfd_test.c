@@ -29,25 +29,8 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "irqchip_util.h"
 #include "xkvm_util.h"
-
-#define APIC_GVA		0xfee00000ULL
-#define APIC_EOI		0xb0
-#define APIC_SVR		0xf0
-#define APIC_ISR		0x100
-#define APIC_IRR		0x200
-#define APIC_LVT0		0x350
-#define APIC_SVR_ENABLE		0x100
-#define APIC_LVT_MASKED		(1U << 16)
-#define APIC_DM_EXTINT		0x700
-
-#define IOAPIC_GPA		0xfec00000ULL
-#define IOAPIC_REGSEL		0x00
-#define IOAPIC_WINDOW		0x10
-#define IOAPIC_REDTBL_LO(pin)	(0x10 + 2 * (pin))
-#define IOAPIC_REDTBL_HI(pin)	(0x11 + 2 * (pin))
-#define RTE_REMOTE_IRR		(1U << 14)
-#define RTE_LEVEL		(1U << 15)
 
 #define PIC_M_DATA		0x21
 #define PIC_S_DATA		0xa1
@@ -62,52 +45,9 @@
 #define VEC_RACE_BASE		0x80	/* 0x80-0x97: IOAPIC pins 0-23 */
 #define VEC_RACE_MSI		0xa0
 
-#define BIT(n)			(1U << (n))
-#define WINDOW_SPINS		2000
-
 /* ---------------------------- guest side ---------------------------- */
 
-#define IRQ_LOG_SIZE		64
-
-static volatile uint64_t irq_count;
-static volatile uint8_t irq_log[IRQ_LOG_SIZE];
 static uint64_t race_stop;
-
-static void irq_record(struct ex_regs *regs)
-{
-	irq_log[irq_count % IRQ_LOG_SIZE] = regs->vector;
-	irq_count++;
-}
-
-static uint8_t irq_nth(uint64_t n)
-{
-	return irq_log[n % IRQ_LOG_SIZE];
-}
-
-/* Interrupts on for up to WINDOW_SPINS short windows; the count. */
-static uint64_t irq_window(uint64_t want)
-{
-	int i;
-
-	for (i = 0; i < WINDOW_SPINS && irq_count < want; i++)
-		__asm__ __volatile__("sti; nop; nop; cli" : : : "memory");
-	return irq_count;
-}
-
-static inline uint32_t mmio_read32(uint64_t addr)
-{
-	return *(volatile uint32_t *)addr;
-}
-
-static inline void mmio_write32(uint64_t addr, uint32_t val)
-{
-	*(volatile uint32_t *)addr = val;
-}
-
-static void apic_write(uint32_t reg, uint32_t val)
-{
-	mmio_write32(APIC_GVA + reg, val);
-}
 
 static bool apic_isr(uint8_t vec)
 {
@@ -115,29 +55,11 @@ static bool apic_isr(uint8_t vec)
 	       BIT(vec % 32);
 }
 
-static uint32_t ioapic_read(uint32_t reg)
-{
-	mmio_write32(IOAPIC_GPA + IOAPIC_REGSEL, reg);
-	return mmio_read32(IOAPIC_GPA + IOAPIC_WINDOW);
-}
-
-static void ioapic_write(uint32_t reg, uint32_t val)
-{
-	mmio_write32(IOAPIC_GPA + IOAPIC_REGSEL, reg);
-	mmio_write32(IOAPIC_GPA + IOAPIC_WINDOW, val);
-}
-
-static void ioapic_set_rte(int pin, uint32_t lo)
-{
-	ioapic_write(IOAPIC_REDTBL_HI(pin), 0);		/* APIC ID 0 */
-	ioapic_write(IOAPIC_REDTBL_LO(pin), lo);
-}
-
 /* APIC on, LINT0 masked, the PIC masked: the IOAPIC and MSIs only. */
 static void guest_lapic_setup(void)
 {
-	apic_write(APIC_SVR, APIC_SVR_ENABLE | 0xff);
-	apic_write(APIC_LVT0, APIC_LVT_MASKED | APIC_DM_EXTINT);
+	xapic_write(APIC_SPIV, APIC_SPIV_ENABLE | 0xff);
+	xapic_write(APIC_LVT0, APIC_LVT_MASKED | APIC_DM_EXTINT);
 	outb(PIC_M_DATA, 0xff);
 	outb(PIC_S_DATA, 0xff);
 }
@@ -146,28 +68,28 @@ static void guest_lapic_setup(void)
 static void guest_edge(void)
 {
 	guest_lapic_setup();
-	ioapic_set_rte(GSI_EDGE, VEC_EDGE);
+	ioapic_set_rte(GSI_EDGE, VEC_EDGE, 0);
 	GUEST_SYNC(1);			/* host: signals the GSI 17 irqfd */
 	GUEST_ASSERT_EQ(irq_window(1), 1);
 	GUEST_ASSERT_EQ(irq_nth(0), VEC_EDGE);
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 	GUEST_ASSERT_EQ(irq_window(2), 1);	/* an edge: once */
 	GUEST_SYNC(2);			/* host: signal before assignment */
 	GUEST_ASSERT_EQ(irq_window(2), 2);
 	GUEST_ASSERT_EQ(irq_nth(1), VEC_EDGE);
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 	GUEST_SYNC(3);			/* host: MSI route on GSI 40 */
 	GUEST_ASSERT_EQ(irq_window(3), 3);
 	GUEST_ASSERT_EQ(irq_nth(2), VEC_MSI);
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 	GUEST_SYNC(4);			/* host: route changed, same irqfd */
 	GUEST_ASSERT_EQ(irq_window(4), 4);
 	GUEST_ASSERT_EQ(irq_nth(3), VEC_MSI2);
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 	GUEST_SYNC(5);			/* host: GSI 40 now to IOAPIC pin 17 */
 	GUEST_ASSERT_EQ(irq_window(5), 5);
 	GUEST_ASSERT_EQ(irq_nth(4), VEC_EDGE);
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 	GUEST_SYNC(6);			/* host: deassigned, then signals */
 	GUEST_ASSERT_EQ(irq_window(6), 5);
 	GUEST_DONE();
@@ -177,7 +99,7 @@ static void guest_edge(void)
 static void guest_level(void)
 {
 	guest_lapic_setup();
-	ioapic_set_rte(GSI_LEVEL, VEC_LEVEL | RTE_LEVEL);
+	ioapic_set_rte(GSI_LEVEL, VEC_LEVEL | RTE_LEVEL, 0);
 	GUEST_SYNC(1);			/* host: signals the irqfd twice */
 	GUEST_ASSERT_EQ(irq_window(1), 1);
 	GUEST_ASSERT_EQ(irq_nth(0), VEC_LEVEL);
@@ -185,7 +107,7 @@ static void guest_level(void)
 	GUEST_ASSERT_EQ(irq_window(2), 1);	/* held until the EOI */
 	GUEST_SYNC(2);			/* host: line high, no resample yet */
 	GUEST_ASSERT_EQ(irq_window(2), 1);
-	apic_write(APIC_EOI, 0);	/* lowers the line, fires resamplefd */
+	xapic_write(APIC_EOI, 0);	/* lowers the line, fires resamplefd */
 	GUEST_ASSERT(!apic_isr(VEC_LEVEL));
 	GUEST_ASSERT_EQ(ioapic_read(IOAPIC_REDTBL_LO(GSI_LEVEL)),
 			VEC_LEVEL | RTE_LEVEL);
@@ -193,15 +115,15 @@ static void guest_level(void)
 	GUEST_SYNC(3);			/* host: resampled; device still busy */
 	GUEST_ASSERT_EQ(irq_window(2), 2);
 	GUEST_ASSERT_EQ(irq_nth(1), VEC_LEVEL);
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 	GUEST_ASSERT_EQ(irq_window(3), 2);
 	GUEST_SYNC(4);			/* host: irqfd and KVM_IRQ_LINE high */
 	GUEST_ASSERT_EQ(irq_window(3), 3);
-	apic_write(APIC_EOI, 0);	/* irqfd lowered, userspace's not */
+	xapic_write(APIC_EOI, 0);	/* irqfd lowered, userspace's not */
 	GUEST_ASSERT_EQ(irq_window(4), 4);
 	GUEST_ASSERT_EQ(irq_nth(3), VEC_LEVEL);
 	GUEST_SYNC(5);			/* host: KVM_IRQ_LINE low */
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 	GUEST_ASSERT_EQ(irq_window(5), 4);
 	GUEST_DONE();
 }
@@ -210,7 +132,7 @@ static void guest_level(void)
 static void race_irq(struct ex_regs *regs)
 {
 	irq_count++;
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 }
 
 static void guest_race(void)
@@ -221,7 +143,7 @@ static void guest_race(void)
 	guest_lapic_setup();
 	for (pin = 0; pin < KVM_IOAPIC_NUM_PINS; pin++)
 		ioapic_set_rte(pin, (VEC_RACE_BASE + pin) |
-				    (pin == GSI_LEVEL ? RTE_LEVEL : 0));
+				    (pin == GSI_LEVEL ? RTE_LEVEL : 0), 0);
 	while (!*(volatile uint64_t *)&race_stop) {
 		irq_window(~0ULL);
 		GUEST_SYNC_ARGS(1, ++rounds, irq_count, 0);
@@ -344,69 +266,17 @@ static int irq_line(struct kvm_vm *vm, uint32_t gsi, uint32_t level)
 	return ioctl(vm->fd, KVM_IRQ_LINE, &l);
 }
 
-static struct kvm_irq_routing *routing_alloc(unsigned int nr)
-{
-	struct kvm_irq_routing *r;
-
-	r = calloc(1, sizeof(*r) + nr * sizeof(r->entries[0]));
-	TEST_ASSERT(r, "out of memory");
-	return r;
-}
-
-static void route_ioapic(struct kvm_irq_routing *r, uint32_t gsi, uint32_t pin)
-{
-	struct kvm_irq_routing_entry *e = &r->entries[r->nr++];
-
-	memset(e, 0, sizeof(*e));
-	e->gsi = gsi;
-	e->type = KVM_IRQ_ROUTING_IRQCHIP;
-	e->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-	e->u.irqchip.pin = pin;
-}
-
-/* An MSI to APIC ID 0: physical, fixed, edge. */
-static void route_msi(struct kvm_irq_routing *r, uint32_t gsi, uint8_t vec)
-{
-	struct kvm_irq_routing_entry *e = &r->entries[r->nr++];
-
-	memset(e, 0, sizeof(*e));
-	e->gsi = gsi;
-	e->type = KVM_IRQ_ROUTING_MSI;
-	e->u.msi.address_lo = 0xfee00000;
-	e->u.msi.data = vec;
-}
-
 /* GSI n -> IOAPIC pin n (0-23), plus one more route for @gsi. */
 static void set_routing(struct kvm_vm *vm, uint32_t gsi, int vec, int pin)
 {
-	struct kvm_irq_routing *r = routing_alloc(32);
-	uint32_t i;
+	struct kvm_irq_routing *r = irq_routing_isa(IRQ_ROUTING_NO_PIC, 1);
 
-	for (i = 0; i < KVM_IOAPIC_NUM_PINS; i++)
-		route_ioapic(r, i, i);
-	if (vec >= 0)
-		route_msi(r, gsi, vec);
+	if (vec >= 0)	/* an MSI to APIC ID 0: physical, fixed, edge */
+		irq_routing_add_msi(r, gsi, 0xfee00000, vec);
 	else
-		route_ioapic(r, gsi, pin);
-	TEST_ASSERT(!ioctl(vm->fd, KVM_SET_GSI_ROUTING, r),
-		    "KVM_SET_GSI_ROUTING: %s", strerror(errno));
+		irq_routing_add_irqchip(r, gsi, KVM_IRQCHIP_IOAPIC, pin);
+	irq_routing_set(vm, r);
 	free(r);
-}
-
-/* Long-mode VM, in-kernel irqchip, vCPU 0 with every vector handled. */
-static struct kvm_vm *vm_irqchip_vcpu(struct kvm_vcpu **vcpu, void *guest,
-				      guest_exception_handler_t handler)
-{
-	struct kvm_vm *vm = vm_create_long_mode();
-	int v;
-
-	create_irqchip(vm);
-	*vcpu = vm_vcpu_add(vm, 0, guest);
-	virt_map(vm, APIC_GVA, APIC_GVA, PAGE_SIZE);
-	virt_map(vm, IOAPIC_GPA, IOAPIC_GPA, PAGE_SIZE);
-	for (v = 0x20; v < 256; v++)
-		vm_install_exception_handler(vm, v, handler);
-	return vm;
 }
 
 /* ---- ABI ---- */
@@ -786,20 +656,20 @@ static void *race_assign(void *arg)
 static void *race_route(void *arg)
 {
 	struct race_ctx *ctx = arg;
-	struct kvm_irq_routing *a = routing_alloc(32), *b = routing_alloc(32);
+	struct kvm_irq_routing *a = irq_routing_isa(IRQ_ROUTING_NO_PIC, 1);
+	struct kvm_irq_routing *b = irq_routing_alloc(32);
 	uint64_t one = 1;
 	unsigned long n = 0;
 	uint32_t gsi;
 
-	for (gsi = 0; gsi < KVM_IOAPIC_NUM_PINS; gsi++) {
-		route_ioapic(a, gsi, gsi);
-		route_ioapic(b, gsi, gsi == GSI_LEVEL ? gsi :
-				     (gsi * 7) % KVM_IOAPIC_NUM_PINS);
-	}
-	route_msi(a, GSI_MSI, VEC_RACE_MSI);
-	route_msi(b, GSI_MSI, VEC_RACE_MSI + 1);
+	for (gsi = 0; gsi < KVM_IOAPIC_NUM_PINS; gsi++)
+		irq_routing_add_irqchip(b, gsi, KVM_IRQCHIP_IOAPIC,
+					gsi == GSI_LEVEL ? gsi :
+					(gsi * 7) % KVM_IOAPIC_NUM_PINS);
+	irq_routing_add_msi(a, GSI_MSI, 0xfee00000, VEC_RACE_MSI);
+	irq_routing_add_msi(b, GSI_MSI, 0xfee00000, VEC_RACE_MSI + 1);
 	while (!ctx->stop) {
-		if (ioctl(ctx->vm->fd, KVM_SET_GSI_ROUTING, (n & 1) ? b : a))
+		if (__irq_routing_set(ctx->vm, (n & 1) ? b : a))
 			ctx->errors++;
 		if (write(ctx->msi_fd, &one, 8) != 8)
 			ctx->errors++;

@@ -27,21 +27,8 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "irqchip_util.h"
 #include "xkvm_util.h"
-
-#define BIT(n)			(1U << (n))
-
-#define APIC_GVA		0xfee00000ULL
-#define APIC_EOI		0xb0
-#define APIC_SVR		0xf0
-#define APIC_LVT0		0x350
-#define APIC_SVR_ENABLE		0x100
-#define APIC_LVT_MASKED		(1U << 16)
-#define APIC_DM_EXTINT		0x700
-
-#define IOAPIC_GPA		0xfec00000ULL
-#define IOAPIC_REDTBL_LO(pin)	(0x10 + 2 * (pin))
-#define IOAPIC_REDTBL_HI(pin)	(0x11 + 2 * (pin))
 
 #define PIC_M_CMD		0x20
 #define PIC_M_DATA		0x21
@@ -76,22 +63,6 @@
 
 static volatile uint64_t ticks, other_irqs;
 
-static inline void mmio_write32(uint64_t addr, uint32_t val)
-{
-	*(volatile uint32_t *)addr = val;
-}
-
-static void apic_write(uint32_t reg, uint32_t val)
-{
-	mmio_write32(APIC_GVA + reg, val);
-}
-
-static void ioapic_write(uint32_t reg, uint32_t val)
-{
-	mmio_write32(IOAPIC_GPA, reg);
-	mmio_write32(IOAPIC_GPA + 0x10, val);
-}
-
 static void pic_tick(struct ex_regs *regs)
 {
 	ticks++;
@@ -101,7 +72,7 @@ static void pic_tick(struct ex_regs *regs)
 static void ioapic_tick(struct ex_regs *regs)
 {
 	ticks++;
-	apic_write(APIC_EOI, 0);
+	xapic_write(APIC_EOI, 0);
 }
 
 static void other_irq(struct ex_regs *regs)
@@ -158,8 +129,8 @@ static void wait_ticks(uint64_t tsc_khz)
 /* IRQ0 through the PIC and LINT0 (ExtINT, KVM's reset value for the BSP). */
 static void guest_ticks_pic(uint64_t tsc_khz)
 {
-	apic_write(APIC_SVR, APIC_SVR_ENABLE | 0xff);
-	apic_write(APIC_LVT0, APIC_DM_EXTINT);
+	xapic_write(APIC_SPIV, APIC_SPIV_ENABLE | 0xff);
+	xapic_write(APIC_LVT0, APIC_DM_EXTINT);
 	pic_init((uint8_t)~BIT(0));
 	pit_program(0, 2, PIT_1KHZ);
 	wait_ticks(tsc_khz);
@@ -171,8 +142,8 @@ static void guest_ticks_pic(uint64_t tsc_khz)
 /* GSI 0 routed to IOAPIC pin 2, as QEMU does; the PIC stays masked. */
 static void guest_ticks_ioapic(uint64_t tsc_khz)
 {
-	apic_write(APIC_SVR, APIC_SVR_ENABLE | 0xff);
-	apic_write(APIC_LVT0, APIC_LVT_MASKED | APIC_DM_EXTINT);
+	xapic_write(APIC_SPIV, APIC_SPIV_ENABLE | 0xff);
+	xapic_write(APIC_LVT0, APIC_LVT_MASKED | APIC_DM_EXTINT);
 	outb(PIC_M_DATA, 0xff);
 	outb(PIC_S_DATA, 0xff);
 	ioapic_write(IOAPIC_REDTBL_HI(2), 0);
@@ -572,32 +543,10 @@ TEST(ticks_through_ioapic_pin2)
 	struct kvm_irq_routing *r;
 	uint64_t khz = vcpu_tsc_khz(vcpu);
 	struct ucall uc;
-	uint32_t gsi, n = 0;
 
 	/* QEMU's table: GSI 0 goes to IOAPIC pin 2, GSI 2 nowhere. */
-	r = calloc(1, sizeof(*r) + 64 * sizeof(r->entries[0]));
-	ASSERT_NE(NULL, r);
-	for (gsi = 0; gsi < 24; gsi++) {
-		struct kvm_irq_routing_entry *e;
-
-		if (gsi == 2)
-			continue;
-		if (gsi < 16) {
-			e = &r->entries[n++];
-			e->gsi = gsi;
-			e->type = KVM_IRQ_ROUTING_IRQCHIP;
-			e->u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
-							 KVM_IRQCHIP_PIC_SLAVE;
-			e->u.irqchip.pin = gsi % 8;
-		}
-		e = &r->entries[n++];
-		e->gsi = gsi;
-		e->type = KVM_IRQ_ROUTING_IRQCHIP;
-		e->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		e->u.irqchip.pin = gsi ? gsi : 2;
-	}
-	r->nr = n;
-	ASSERT_EQ(0, ioctl(vm->fd, KVM_SET_GSI_ROUTING, r));
+	r = irq_routing_isa(IRQ_ROUTING_QEMU, 0);
+	ASSERT_EQ(0, __irq_routing_set(vm, r));
 	free(r);
 	/* Fire at once, as QEMU does. */
 	ASSERT_EQ(0, __reinject(vm, 0));

@@ -25,25 +25,8 @@
 #include <sys/ioctl.h>
 
 #include "kselftest_harness.h"
+#include "irqchip_util.h"
 #include "x86_util.h"
-
-#define APIC_ID			0x20
-#define APIC_EOI		0xb0
-#define APIC_LDR		0xd0
-#define APIC_DFR		0xe0
-#define APIC_SPIV		0xf0
-#define APIC_ICR		0x300
-#define APIC_ICR2		0x310
-
-#define X2APIC_MSR(reg)		(0x800 + ((reg) >> 4))
-
-#define APIC_SPIV_ENABLE	(1u << 8)
-#define APIC_DEST_LOGICAL	(1u << 11)
-#define APIC_INT_ASSERT		(1u << 14)
-#define APIC_INT_LEVELTRIG	(1u << 15)
-#define APIC_DEST_ALLBUT	(3u << 18)
-#define APIC_DM_INIT		0x500
-#define APIC_DM_STARTUP		0x600
 
 #define WATCHDOG_MS		10000
 
@@ -74,16 +57,6 @@ static inline void cli(void)
 static inline void sti(void)
 {
 	__asm__ __volatile__("sti; nop" : : : "memory");
-}
-
-static inline uint32_t xapic_read(uint32_t reg)
-{
-	return *(volatile uint32_t *)(uintptr_t)(APIC_DEFAULT_PHYS_BASE + reg);
-}
-
-static inline void xapic_write(uint32_t reg, uint32_t val)
-{
-	*(volatile uint32_t *)(uintptr_t)(APIC_DEFAULT_PHYS_BASE + reg) = val;
 }
 
 static void xapic_send(uint8_t dest, uint32_t icr)
