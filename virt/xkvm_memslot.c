@@ -9,7 +9,10 @@
  * away (xkvm_mmu_zap_gfn_range: zap, flush every vCPU, release the pages)
  * once no reader can still see the old array: a fault holds xkvm.srcu from
  * the slot lookup until its mapping is installed, so none can install a
- * mapping of the old slot after the zap.
+ * mapping of the old slot after the zap.  The dirty bitmap of a logging
+ * slot (KVM_MEM_LOG_DIRTY_PAGES) is set up and passed on or freed around
+ * the same steps by xkvm_dirty_log.c; every write made here for the guest
+ * sets the page's bit.
  */
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -20,7 +23,7 @@
 enum xkvm_mr_change { XKVM_MR_CREATE, XKVM_MR_DELETE, XKVM_MR_MOVE,
 		      XKVM_MR_FLAGS_ONLY };
 
-#define XKVM_MEM_VALID_FLAGS	(KVM_MEM_READONLY)
+#define XKVM_MEM_VALID_FLAGS	(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY)
 
 void xkvm_memslots_free(struct xkvm_memslots *slots)
 {
@@ -28,8 +31,10 @@ void xkvm_memslots_free(struct xkvm_memslots *slots)
 
 	if (!slots)
 		return;
-	for (i = 0; i < slots->nr; i++)
+	for (i = 0; i < slots->nr; i++) {
+		xkvm_dirty_bitmap_free(slots->slots[i]);
 		kfree(slots->slots[i]);
+	}
 	kfree(slots);
 }
 
@@ -192,12 +197,14 @@ int xkvm_set_memory_region(struct xkvm *vm,
 		new->flags = mem->flags;
 		new->id = (u16)mem->slot;
 	}
+	r = xkvm_dirty_log_slot_prepare(vm, old, new);
+	if (r)
+		goto free_new;
 
 	next = xkvm_memslots_replace(slots, old, new);
 	if (!next) {
-		kfree(new);
 		r = -ENOMEM;
-		goto out;
+		goto free_bitmap;
 	}
 	rcu_assign_pointer(vm->memslots, next);
 	synchronize_srcu_expedited(&vm->srcu);
@@ -208,9 +215,17 @@ int xkvm_set_memory_region(struct xkvm *vm,
 				       old->base_gfn + old->npages, true);
 		spin_unlock(&vm->mmu_lock);
 	}
+	xkvm_dirty_log_slot_commit(vm, old, new);
 
 	kfree(slots);
 	kfree(old);
+	mutex_unlock(&vm->slots_lock);
+	return 0;
+
+free_bitmap:
+	xkvm_dirty_log_slot_abort(old, new);
+free_new:
+	kfree(new);
 out:
 	mutex_unlock(&vm->slots_lock);
 	return r > 0 ? 0 : r;
@@ -266,6 +281,8 @@ static int xkvm_guest_copy(struct xkvm *vm, xkvm_gpa_t gpa, void *data,
 			r = -EFAULT;
 			break;
 		}
+		if (write)
+			xkvm_mark_page_dirty_in_slot(slot, gpa >> PAGE_SHIFT);
 		gpa += n;
 		data += n;
 		len -= n;

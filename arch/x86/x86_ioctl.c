@@ -97,6 +97,8 @@ int xkvm_arch_check_extension(struct xkvm *vm, long cap)
 		return XKVM_MAX_VCPU_IDS;
 	case KVM_CAP_NR_MEMSLOTS:
 		return XKVM_MAX_MEMSLOTS;
+	case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
+		return XKVM_DIRTY_LOG_MANUAL_CAPS;
 	default:
 		return 0;
 	}
@@ -179,6 +181,8 @@ static long xkvm_x86_vm_enable_cap(struct xkvm *vm,
 		return xkvm_x86_enable_x2apic_api(vm, cap.args[0]);
 	case KVM_CAP_MAX_VCPU_ID:
 		return xkvm_x86_enable_max_vcpu_id(vm, cap.args[0]);
+	case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
+		return xkvm_enable_manual_dirty_log(vm, cap.args[0]);
 	}
 	r = xkvm_x86_irqchip_enable_cap(vm, &cap);
 	return r == -ENOIOCTLCMD ? -EINVAL : r;

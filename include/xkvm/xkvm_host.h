@@ -46,6 +46,7 @@ typedef u64 xkvm_gpa_t;
 /*
  * A memory slot.  Immutable once published, so readers under SRCU need
  * no lock; an update builds a new slot and a new xkvm_memslots array.
+ * Only the bits of the dirty bitmap change (virt/xkvm_dirty_log.c).
  */
 struct xkvm_memslot {
 	xkvm_gfn_t base_gfn;
@@ -53,6 +54,14 @@ struct xkvm_memslot {
 	unsigned long userspace_addr;
 	u32 flags;		/* KVM_MEM_* */
 	u16 id;			/* slot id within address space 0 */
+	/*
+	 * KVM_MEM_LOG_DIRTY_PAGES: one bit per page, set atomically by
+	 * whoever makes or finds a page dirty (xkvm_mark_page_dirty_in_slot),
+	 * taken by KVM_GET/CLEAR_DIRTY_LOG under slots_lock + mmu_lock.  Two
+	 * halves: the log, then a scratch copy for the ioctls (slots_lock).
+	 * Passed on to the slot's successor while it keeps logging.
+	 */
+	unsigned long *dirty_bitmap;
 };
 
 /* All slots of the VM, sorted by base_gfn.  Replaced as a whole (RCU). */
@@ -94,6 +103,9 @@ struct xkvm {
 	struct mmu_notifier mmu_notifier;
 
 	bool dead;			/* internal inconsistency: ioctls get -EIO */
+
+	/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 flags; written under slots_lock */
+	u64 manual_dirty_log_protect;
 
 	/* GSI routing (xkvm_irq_routing.c): RCU, updates under irq_lock */
 	struct mutex irq_lock;
@@ -255,6 +267,22 @@ int xkvm_write_guest(struct xkvm *vm, xkvm_gpa_t gpa, const void *data,
 		     unsigned long len);
 void xkvm_memslots_free(struct xkvm_memslots *slots);
 
+/* virt/xkvm_dirty_log.c */
+#define XKVM_DIRTY_LOG_MANUAL_CAPS	(KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | \
+					 KVM_DIRTY_LOG_INITIALLY_SET)
+void xkvm_mark_page_dirty_in_slot(const struct xkvm_memslot *slot,
+				  xkvm_gfn_t gfn);
+int xkvm_dirty_log_slot_prepare(struct xkvm *vm, struct xkvm_memslot *old,
+				struct xkvm_memslot *new);
+void xkvm_dirty_log_slot_abort(struct xkvm_memslot *old,
+			       struct xkvm_memslot *new);
+void xkvm_dirty_log_slot_commit(struct xkvm *vm, struct xkvm_memslot *old,
+				struct xkvm_memslot *new);
+void xkvm_dirty_bitmap_free(struct xkvm_memslot *slot);
+int xkvm_get_dirty_log(struct xkvm *vm, struct kvm_dirty_log *log);
+int xkvm_clear_dirty_log(struct xkvm *vm, struct kvm_clear_dirty_log *log);
+int xkvm_enable_manual_dirty_log(struct xkvm *vm, u64 flags);
+
 /* virt/xkvm_vcpu.c */
 int xkvm_vcpu_create(struct xkvm *vm, unsigned long id);
 void xkvm_vcpu_destroy(struct xkvm_vcpu *vcpu);
@@ -362,5 +390,13 @@ int xkvm_arch_max_phys_bits(void);
  */
 xkvm_gfn_t xkvm_arch_zap_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
 				   xkvm_gfn_t end, struct xkvm_zap_batch *b);
+/*
+ * Dirty logging: take write permission from the mappings of [start, end)
+ * under mmu_lock (a larger leaf goes whole, through the zap primitive, so
+ * that the frames come back one page at a time).  Returns true if the
+ * caller must flush every vCPU before relying on it.
+ */
+bool xkvm_arch_write_protect_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
+				       xkvm_gfn_t end);
 
 #endif /* XKVM_HOST_H */

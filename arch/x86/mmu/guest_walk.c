@@ -224,6 +224,8 @@ static int xkvm_walk_cmpxchg(struct xkvm_vcpu *vcpu, u64 gpa, u64 old,
 		if (access_ok(p, 4))
 			r = __try_cmpxchg_user(p, &o, (u32)new, efault32);
 	}
+	if (!r)
+		xkvm_mark_page_dirty_in_slot(slot, gpa >> PAGE_SHIFT);
 out:
 	srcu_read_unlock(&vm->srcu, idx);
 	return r;

@@ -33,6 +33,13 @@
  * zaps it and maps the page with 4 KiB leaves, and the range stays small
  * until all of it is zapped.
  *
+ * Dirty logging (virt/xkvm_dirty_log.c): a slot with a dirty bitmap is
+ * mapped with 4 KiB leaves only, and writable only by a write fault,
+ * which sets the page's bit under mmu_lock; write protection (for the
+ * start of logging and for every page taken out of the log) clears the
+ * writable bit of 4 KiB leaves and zaps 2 MiB leaves through the zap
+ * primitive, the caller flushing every vCPU before it returns.
+ *
  * Locks: the tables are changed only under xkvm.mmu_lock.  A fault looks
  * the page up without the lock, then installs it under the lock only if
  * no MMU-notifier invalidation ran or is running meanwhile.
@@ -200,6 +207,60 @@ xkvm_gfn_t xkvm_arch_zap_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
 	vm->arch.stat[XKVM_STAT_pages_4k] -= z.n4k;
 	vm->arch.stat[XKVM_STAT_pages_2m] -= z.n2m;
 	return done ? end : start;
+}
+
+/*
+ * Take write permission from the leaves of [start, end) below @table,
+ * which maps from gfn @base; 2 MiB leaves are zapped.  Returns true if a
+ * 4 KiB leaf lost its permission (the zaps flush by themselves).
+ */
+static bool tdp_wrprot_level(struct xkvm *vm, u64 *table, int level,
+			     xkvm_gfn_t base, xkvm_gfn_t start, xkvm_gfn_t end)
+{
+	const struct xkvm_tdp_format *f = xkvm_x86_ops->tdp;
+	int shift = 9 * (level - 1);
+	xkvm_gfn_t span = 1ULL << shift;
+	int i = start > base ? (start - base) >> shift : 0;
+	bool flush = false;
+
+	for (; i < TDP_ENTRIES; i++) {
+		xkvm_gfn_t lo = base + i * span;
+		u64 pte = READ_ONCE(table[i]);
+
+		if (lo >= end)
+			break;
+		if (!tdp_present(pte))
+			continue;
+		if (tdp_large(pte, level)) {
+			xkvm_mmu_zap_gfn_range(vm, lo, lo + span, false);
+		} else if (level == 1) {
+			struct page *page;
+
+			if (!(pte & f->writable))
+				continue;
+			WRITE_ONCE(table[i], pte & ~f->writable);
+			/* the host must write the page back, as after a zap */
+			page = pfn_to_page((pte & TDP_ADDR_MASK) >> PAGE_SHIFT);
+			if (!PageReserved(page))
+				SetPageDirty(page);
+			flush = true;
+		} else {
+			flush |= tdp_wrprot_level(vm, tdp_child(pte), level - 1,
+						  lo, start, end);
+		}
+	}
+	return flush;
+}
+
+bool xkvm_arch_write_protect_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
+				       xkvm_gfn_t end)
+{
+	lockdep_assert_held(&vm->mmu_lock);
+	end = min(end, TDP_MAX_GFN);
+	if (start >= end)
+		return false;
+	return tdp_wrprot_level(vm, vm->arch.tdp_root, TDP_LEVELS, 0, start,
+				end);
 }
 
 static void tdp_free_level(u64 *table, int level)
@@ -464,6 +525,7 @@ static int xkvm_tdp_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
 			xkvm_gfn_t gfn, u32 fault)
 {
 	bool write_fault = fault & XKVM_FAULT_WRITE;
+	bool logging = slot->dirty_bitmap;
 	const struct xkvm_tdp_format *f = xkvm_x86_ops->tdp;
 	struct xkvm_x86_page_cache *cache = &vcpu->arch.tdp_cache;
 	struct xkvm *vm = vcpu->vm;
@@ -484,6 +546,8 @@ static int xkvm_tdp_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
 			     !(slot->flags & KVM_MEM_READONLY), &writable);
 	if (!page)
 		return -EFAULT;
+	if (logging && !write_fault)
+		writable = false;	/* the first write must fault */
 
 	leaf = page_to_phys(page) | f->leaf_ro | (writable ? f->writable : 0);
 	spin_lock(&vm->mmu_lock);
@@ -493,10 +557,14 @@ static int xkvm_tdp_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
 		if ((fault & XKVM_FAULT_FETCH) && tdp_nx_huge()) {
 			tdp_split_for_exec(vm, gfn);
 			leaf2m = 0;
+		} else if (logging) {
+			leaf2m = 0;	/* tracked one 4 KiB page at a time */
 		} else {
 			leaf2m = tdp_leaf_2m(vm, slot, gfn, page, writable);
 		}
 		r = tdp_install(vm, cache, gfn, leaf, leaf2m);
+		if (logging && writable)
+			xkvm_mark_page_dirty_in_slot(slot, gfn);
 	}
 	spin_unlock(&vm->mmu_lock);
 	if (r != TDP_INSTALLED)
