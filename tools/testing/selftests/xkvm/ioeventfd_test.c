@@ -279,10 +279,23 @@ static void guest_any_length(void)
 	outb(PORT_BASE + 1, 5);			/* next port: exit */
 	mmio_write(MMIO_GPA + 0x81, 6, 1);	/* next byte: exit */
 	GUEST_SYNC(2);
-	/* reads are never an ioeventfd's */
+	/* reads are never an ioeventfd's (but see vmx_fast_mmio()) */
 	GUEST_ASSERT_EQ(inb(PORT_BASE), 0x99);
-	GUEST_ASSERT_EQ(*(volatile uint32_t *)(MMIO_GPA + 0x80), 0xabcd);
+	GUEST_SYNC_ARGS(3, *(volatile uint32_t *)(MMIO_GPA + 0x80), 0, 0);
 	GUEST_DONE();
+}
+
+/*
+ * Stock kvm_intel's "fast MMIO" path: an EPT misconfiguration at the
+ * address of a length-0 MMIO ioeventfd signals it and skips the
+ * instruction without decoding it, so a READ there signals the eventfd
+ * too, never exits, and leaves the destination register as it was.
+ * kvm_amd and xkvm on both vendors emulate the access: a read exits to
+ * userspace (Documentation/api.md, differences).
+ */
+static bool vmx_fast_mmio(void)
+{
+	return xkvm_reference_mode() && !xkvm_vendor_is_amd();
 }
 
 TEST(no_length_any_access)
@@ -292,6 +305,7 @@ TEST(no_length_any_access)
 	struct kvm_run *run = vcpu->run;
 	int pfd = efd_new(), mfd = efd_new();
 	uint32_t v = 0xabcd;
+	struct ucall uc;
 
 	virt_map(vm, MMIO_GPA, MMIO_GPA, PAGE_SIZE);
 	ioeventfd(vm, PORT_BASE, 0, pfd, KVM_IOEVENTFD_FLAG_PIO, 0);
@@ -309,14 +323,21 @@ TEST(no_length_any_access)
 	EXPECT_EQ(KVM_EXIT_IO_IN, run->io.direction);
 	EXPECT_EQ(PORT_BASE, run->io.port);
 	*(uint8_t *)vcpu_io_data(vcpu) = 0x99;
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_MMIO);
-	EXPECT_EQ(0, run->mmio.is_write);
-	EXPECT_EQ(MMIO_GPA + 0x80, run->mmio.phys_addr);
-	memcpy(run->mmio.data, &v, 4);
+	if (vmx_fast_mmio()) {
+		vcpu_run_sync(vcpu, &uc, 3);
+		EXPECT_EQ(1, efd_take(mfd));
+	} else {
+		vcpu_run(vcpu);
+		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_MMIO);
+		EXPECT_EQ(0, run->mmio.is_write);
+		EXPECT_EQ(MMIO_GPA + 0x80, run->mmio.phys_addr);
+		memcpy(run->mmio.data, &v, 4);
+		vcpu_run_sync(vcpu, &uc, 3);
+		EXPECT_EQ(v, uc.args[1]);
+		EXPECT_EQ(0, efd_take(mfd));
+	}
 	vcpu_expect_done(vcpu);
 	EXPECT_EQ(0, efd_take(pfd));
-	EXPECT_EQ(0, efd_take(mfd));
 	close(pfd);
 	close(mfd);
 	kvm_vm_free(vm);
@@ -387,26 +408,30 @@ TEST(vm_closed_with_ioeventfds)
 		struct kvm_vm *vm = vm_create_barebones();
 
 		efd = efd_new();
-		register_many(vm, efd, 1100);
+		register_many(vm, efd, 500);
 		kvm_vm_free(vm);
 		close(efd);
 	}
 	fz_kmem_settle();
 	fz_kmem_read(&before, NULL, NULL);
-	for (round = 0; round < 16; round++) {
+	/*
+	 * Small enough for stock KVM in Bochs (it waits for an SRCU grace
+	 * period on every registration), large enough to see a leak.
+	 */
+	for (round = 0; round < 10; round++) {
 		struct kvm_vm *vm = vm_create_barebones();
 
 		efd = efd_new();
-		register_many(vm, efd, 1100);
+		register_many(vm, efd, 500);
 		close(efd);		/* the VM still holds it */
 		kvm_vm_free(vm);
 	}
 	fz_kmem_settle();
 	fz_kmem_read(&after, NULL, NULL);
 	grown = after.kb[FZ_KMEM_SUNRECLAIM] - before.kb[FZ_KMEM_SUNRECLAIM];
-	/* a leak of 35200 ioeventfds is 2 MiB or more */
+	/* a leak of 10000 ioeventfds is 1 MiB or more */
 	TH_LOG("SUnreclaim grew by %ld kB", grown);
-	EXPECT_LT(grown, 1024);
+	EXPECT_LT(grown, 512);
 }
 
 TEST_HARNESS_MAIN
