@@ -221,13 +221,14 @@ static const char * const names[] = {
 	[8] = "signal_msi_to_handler",
 };
 
-static void *run_responder(void *arg)
+/* A vCPU thread that runs its guest to GUEST_DONE (the responder, the device). */
+static void *run_to_done(void *arg)
 {
 	struct kvm_vcpu *vcpu = arg;
 	struct ucall uc;
 
 	if (vcpu_run_ucall(vcpu, &uc) != UCALL_DONE)
-		fprintf(stderr, "exit_bench: responder vCPU did not finish\n");
+		fprintf(stderr, "exit_bench: vCPU %u did not finish\n", vcpu->id);
 	return NULL;
 }
 
@@ -264,7 +265,7 @@ static int irqchip_bench(uint64_t n)
 	vm_install_exception_handler(vm, VEC_TIMER, on_irq);
 	vm_install_exception_handler(vm, VEC_PONG, on_irq);
 	vm_install_exception_handler(vm, VEC_PING, on_ping);
-	TEST_ASSERT(!pthread_create(&thread, NULL, run_responder, ap), "pthread");
+	TEST_ASSERT(!pthread_create(&thread, NULL, run_to_done, ap), "pthread");
 	while ((cmd = vcpu_run_ucall(bsp, &uc)) == UCALL_SYNC) {
 		printf("bench %s %llu\n", names[uc.args[0]],
 		       (unsigned long long)(uc.args[1] / uc.args[2]));
@@ -293,16 +294,6 @@ static void *run_device(void *arg)
 		    write(d->irq, &one, sizeof(one)) != sizeof(one))
 			break;
 	}
-	return NULL;
-}
-
-static void *run_vcpu_done(void *arg)
-{
-	struct kvm_vcpu *vcpu = arg;
-	struct ucall uc;
-
-	if (vcpu_run_ucall(vcpu, &uc) != UCALL_DONE)
-		fprintf(stderr, "exit_bench: device vCPU did not finish\n");
 	return NULL;
 }
 
@@ -357,7 +348,7 @@ static int device_bench(uint64_t n)
 	/* (h): the vCPU spins with interrupts on in its own thread */
 	irqs = addr_gva2hva(d.vm, (uint64_t)&dev_irqs);
 	stop = addr_gva2hva(d.vm, (uint64_t)&stop_flag);
-	TEST_ASSERT(!pthread_create(&run, NULL, run_vcpu_done, vcpu), "pthread");
+	TEST_ASSERT(!pthread_create(&run, NULL, run_to_done, vcpu), "pthread");
 	t = 0;
 	for (i = 0; i < n + WARMUP; i++) {
 		uint64_t seen = *irqs;
