@@ -2,8 +2,9 @@
 /*
  * xkvm_dirty_log.c - dirty-page logging in bitmap mode: the per-slot
  * bitmap of KVM_MEM_LOG_DIRTY_PAGES, KVM_GET_DIRTY_LOG (fetch and reset),
- * KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 and KVM_CLEAR_DIRTY_LOG.  No dirty
- * ring, no PML.
+ * KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 and KVM_CLEAR_DIRTY_LOG; and what the
+ * ring mode (virt/xkvm_dirty_ring.c) shares with it: marking a page dirty,
+ * and write-protecting a slot that starts logging.
  *
  * Tracking is by write protection of the second-level tables: a logging
  * slot's pages are mapped writable only by a write fault, which sets the
@@ -38,12 +39,21 @@ static unsigned long *xkvm_dirty_scratch(const struct xkvm_memslot *slot)
 	return slot->dirty_bitmap + xkvm_dirty_bitmap_bytes(slot) / sizeof(long);
 }
 
-/* Caller holds the SRCU read side that keeps @slot alive. */
-void xkvm_mark_page_dirty_in_slot(const struct xkvm_memslot *slot,
+/*
+ * @vcpu wrote (or is about to be allowed to write) @gfn of @slot: set its
+ * bit, or push it onto @vcpu's ring.  The caller holds the SRCU read side
+ * that keeps @slot alive, and runs in @vcpu's thread.
+ */
+void xkvm_mark_page_dirty_in_slot(struct xkvm_vcpu *vcpu,
+				  const struct xkvm_memslot *slot,
 				  xkvm_gfn_t gfn)
 {
-	if (slot && slot->dirty_bitmap &&
-	    !WARN_ON_ONCE(gfn - slot->base_gfn >= slot->npages))
+	if (!slot || !(slot->flags & KVM_MEM_LOG_DIRTY_PAGES) ||
+	    WARN_ON_ONCE(gfn - slot->base_gfn >= slot->npages))
+		return;
+	if (vcpu->dirty_ring.gfns)
+		xkvm_dirty_ring_push(vcpu, slot->id, gfn - slot->base_gfn);
+	else if (slot->dirty_bitmap)
 		set_bit(gfn - slot->base_gfn, slot->dirty_bitmap);
 }
 EXPORT_SYMBOL_GPL(xkvm_mark_page_dirty_in_slot);
@@ -61,8 +71,9 @@ void xkvm_dirty_bitmap_free(struct xkvm_memslot *slot)
 int xkvm_dirty_log_slot_prepare(struct xkvm *vm, struct xkvm_memslot *old,
 				struct xkvm_memslot *new)
 {
-	if (!new || !(new->flags & KVM_MEM_LOG_DIRTY_PAGES))
-		return 0;
+	if (!new || !(new->flags & KVM_MEM_LOG_DIRTY_PAGES) ||
+	    vm->dirty_ring_size)
+		return 0;	/* the ring needs no bitmap */
 	if (old && old->dirty_bitmap) {
 		new->dirty_bitmap = old->dirty_bitmap;
 		return 0;
@@ -88,7 +99,7 @@ void xkvm_dirty_log_slot_abort(struct xkvm_memslot *old,
 /*
  * @new is published and no reader sees @old any more: free a bitmap that
  * is not passed on; a slot that starts logging in place loses write
- * permission on its mappings (unless the log starts all set, as KVM:
+ * permission on its mappings (unless the bitmap starts all set, as KVM:
  * then KVM_CLEAR_DIRTY_LOG protects what it clears).  slots_lock held.
  */
 void xkvm_dirty_log_slot_commit(struct xkvm *vm, struct xkvm_memslot *old,
@@ -98,9 +109,11 @@ void xkvm_dirty_log_slot_commit(struct xkvm *vm, struct xkvm_memslot *old,
 	    (!new || new->dirty_bitmap != old->dirty_bitmap))
 		xkvm_dirty_bitmap_free(old);
 	if (!old || !new || old->base_gfn != new->base_gfn ||
-	    !new->dirty_bitmap || old->dirty_bitmap)
+	    !(new->flags & KVM_MEM_LOG_DIRTY_PAGES) ||
+	    (old->flags & KVM_MEM_LOG_DIRTY_PAGES))
 		return;
-	if (vm->manual_dirty_log_protect & KVM_DIRTY_LOG_INITIALLY_SET)
+	if (!vm->dirty_ring_size &&
+	    (vm->manual_dirty_log_protect & KVM_DIRTY_LOG_INITIALLY_SET))
 		return;
 	spin_lock(&vm->mmu_lock);
 	if (xkvm_arch_write_protect_gfn_range(vm, new->base_gfn,
@@ -129,18 +142,12 @@ static bool xkvm_dirty_protect_mask(struct xkvm *vm,
 /* The logging slot @id names, or KVM's errno.  slots_lock held. */
 static struct xkvm_memslot *xkvm_dirty_log_slot(struct xkvm *vm, u32 id)
 {
-	struct xkvm_memslots *slots;
-	int i;
+	struct xkvm_memslot *slot;
 
 	if ((id >> 16) >= 1 || (u16)id >= XKVM_MAX_MEMSLOTS)
 		return ERR_PTR(-EINVAL);
-	slots = rcu_dereference_protected(vm->memslots,
-					  lockdep_is_held(&vm->slots_lock));
-	for (i = 0; i < slots->nr; i++)
-		if (slots->slots[i]->id == (u16)id)
-			return slots->slots[i]->dirty_bitmap ?
-			       slots->slots[i] : ERR_PTR(-ENOENT);
-	return ERR_PTR(-ENOENT);
+	slot = xkvm_id_to_memslot_locked(vm, (u16)id);
+	return slot && slot->dirty_bitmap ? slot : ERR_PTR(-ENOENT);
 }
 
 static void xkvm_dirty_log_flush(struct xkvm *vm, bool flush)
@@ -163,6 +170,8 @@ int xkvm_get_dirty_log(struct xkvm *vm, struct kvm_dirty_log *log)
 	bool flush = false;
 	int r = 0;
 
+	if (vm->dirty_ring_size)
+		return -ENXIO;		/* the ring replaces the bitmap */
 	mutex_lock(&vm->slots_lock);
 	slot = xkvm_dirty_log_slot(vm, log->slot);
 	if (IS_ERR(slot)) {
@@ -208,6 +217,8 @@ int xkvm_clear_dirty_log(struct xkvm *vm, struct kvm_clear_dirty_log *log)
 	bool flush = false;
 	int r = 0;
 
+	if (vm->dirty_ring_size)
+		return -ENXIO;
 	if ((log->slot >> 16) >= 1 || (u16)log->slot >= XKVM_MAX_MEMSLOTS ||
 	    (log->first_page & 63))
 		return -EINVAL;

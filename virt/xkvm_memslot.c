@@ -55,6 +55,12 @@ static struct xkvm_memslot *xkvm_id_to_memslot(struct xkvm_memslots *slots,
 	return NULL;
 }
 
+/* Slot @id of the current set, or NULL; slots_lock held. */
+struct xkvm_memslot *xkvm_id_to_memslot_locked(struct xkvm *vm, u16 id)
+{
+	return xkvm_id_to_memslot(xkvm_memslots_locked(vm), id);
+}
+
 static bool xkvm_memslot_overlaps(struct xkvm_memslots *slots, u16 id,
 				  xkvm_gfn_t start, xkvm_gfn_t end)
 {
@@ -257,9 +263,11 @@ unsigned long xkvm_memslot_gfn_to_hva(const struct xkvm_memslot *slot,
 	return slot->userspace_addr + ((gfn - slot->base_gfn) << PAGE_SHIFT);
 }
 
-static int xkvm_guest_copy(struct xkvm *vm, xkvm_gpa_t gpa, void *data,
-			   unsigned long len, bool write)
+/* @vcpu: the writer, whose dirty ring records the pages (NULL: a read). */
+static int xkvm_guest_copy(struct xkvm *vm, struct xkvm_vcpu *vcpu,
+			   xkvm_gpa_t gpa, void *data, unsigned long len)
 {
+	bool write = vcpu;
 	int idx, r = 0;
 
 	idx = srcu_read_lock(&vm->srcu);
@@ -282,7 +290,7 @@ static int xkvm_guest_copy(struct xkvm *vm, xkvm_gpa_t gpa, void *data,
 			break;
 		}
 		if (write)
-			xkvm_mark_page_dirty_in_slot(slot, gpa >> PAGE_SHIFT);
+			xkvm_mark_page_dirty_in_slot(vcpu, slot, gpa >> PAGE_SHIFT);
 		gpa += n;
 		data += n;
 		len -= n;
@@ -294,11 +302,15 @@ static int xkvm_guest_copy(struct xkvm *vm, xkvm_gpa_t gpa, void *data,
 int xkvm_read_guest(struct xkvm *vm, xkvm_gpa_t gpa, void *data,
 		    unsigned long len)
 {
-	return xkvm_guest_copy(vm, gpa, data, len, false);
+	return xkvm_guest_copy(vm, NULL, gpa, data, len);
 }
 
-int xkvm_write_guest(struct xkvm *vm, xkvm_gpa_t gpa, const void *data,
-		     unsigned long len)
+/*
+ * Guest memory is written by the kernel only for a vCPU, in its thread:
+ * the vCPU's dirty ring records the pages.
+ */
+int xkvm_vcpu_write_guest(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
+			  const void *data, unsigned long len)
 {
-	return xkvm_guest_copy(vm, gpa, (void *)data, len, true);
+	return xkvm_guest_copy(vcpu->vm, vcpu, gpa, (void *)data, len);
 }

@@ -2,7 +2,8 @@
 /*
  * xkvm_vcpu.c - vCPU objects: KVM_CREATE_VCPU, the vCPU fd, its mmap
  * (page 0: struct kvm_run, page 1: port I/O data, page 2: the VM's
- * coalesced MMIO ring) and ioctl dispatch.
+ * coalesced MMIO ring, pages KVM_DIRTY_LOG_PAGE_OFFSET on: the vCPU's dirty
+ * ring, shared and not executable) and ioctl dispatch.
  *
  * Every vCPU ioctl, KVM_RUN included, runs under xkvm_vcpu.mutex, so one
  * thread at a time drives a vCPU; others wait (killable).  Creation takes
@@ -31,6 +32,8 @@ static vm_fault_t xkvm_vcpu_fault(struct vm_fault *vmf)
 	else if (vmf->pgoff == XKVM_COALESCED_MMIO_PAGE_OFFSET)
 		page = virt_to_page(vcpu->vm->coalesced_ring);
 	else
+		page = xkvm_dirty_ring_page(vcpu, vmf->pgoff);
+	if (!page)
 		return VM_FAULT_SIGBUS;
 	get_page(page);
 	vmf->page = page;
@@ -43,6 +46,14 @@ static const struct vm_operations_struct xkvm_vcpu_vm_ops = {
 
 static int xkvm_vcpu_mmap(struct file *filp, struct vm_area_struct *vma)
 {
+	struct xkvm_vcpu *vcpu = filp->private_data;
+	unsigned long last = vma->vm_pgoff + vma_pages(vma) - 1;
+
+	/* the ring is read by the kernel: no private copy, nothing to run */
+	if ((xkvm_dirty_ring_covers(vcpu->vm, vma->vm_pgoff) ||
+	     xkvm_dirty_ring_covers(vcpu->vm, last)) &&
+	    ((vma->vm_flags & VM_EXEC) || !(vma->vm_flags & VM_SHARED)))
+		return -EINVAL;
 	vma->vm_ops = &xkvm_vcpu_vm_ops;
 	return 0;
 }
@@ -87,6 +98,7 @@ static const struct file_operations xkvm_vcpu_fops = {
 static void xkvm_vcpu_free(struct xkvm_vcpu *vcpu)
 {
 	xkvm_vcpu_entry_free(vcpu);
+	xkvm_dirty_ring_free(vcpu);
 	free_page((unsigned long)vcpu->pio_data);
 	free_page((unsigned long)vcpu->run);
 	kfree(vcpu);
@@ -107,11 +119,12 @@ static struct xkvm_vcpu *xkvm_vcpu_alloc(struct xkvm *vm, u32 id)
 		return NULL;
 	vcpu->run = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 	vcpu->pio_data = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-	if (!vcpu->run || !vcpu->pio_data || xkvm_vcpu_entry_init(vcpu)) {
+	vcpu->vm = vm;
+	if (!vcpu->run || !vcpu->pio_data || xkvm_vcpu_entry_init(vcpu) ||
+	    xkvm_dirty_ring_alloc(vcpu)) {
 		xkvm_vcpu_free(vcpu);
 		return NULL;
 	}
-	vcpu->vm = vm;
 	vcpu->vcpu_id = id;
 	vcpu->cpu = -1;
 	vcpu->mode = XKVM_OUTSIDE_GUEST_MODE;

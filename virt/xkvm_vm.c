@@ -82,6 +82,8 @@ static long xkvm_vm_ioctl(struct file *filp, unsigned int ioctl,
 			return -EFAULT;
 		return xkvm_get_dirty_log(vm, &log);
 	}
+	case KVM_RESET_DIRTY_RINGS:
+		return xkvm_dirty_rings_reset(vm);
 	case KVM_CLEAR_DIRTY_LOG: {
 		struct kvm_clear_dirty_log log;
 

@@ -223,7 +223,7 @@ static int emu_commit_writes(struct xkvm_emu *e)
 		const struct emu_write *w = &e->writes[i];
 		struct xkvm_x86_mmio_piece *m;
 
-		if (!xkvm_write_guest(e->vcpu->vm, w->gpa, w->data, w->len) ||
+		if (!xkvm_vcpu_write_guest(e->vcpu, w->gpa, w->data, w->len) ||
 		    xkvm_x86_irqchip_mmio(e->vcpu, w->gpa, true, w->len,
 					  (void *)w->data) ||
 		    xkvm_io_bus_write(e->vcpu, XKVM_MMIO_BUS, w->gpa, w->len,

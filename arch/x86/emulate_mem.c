@@ -255,7 +255,7 @@ int emu_store_block(struct xkvm_emu *e, int seg, u64 ea, const void *val,
 		return r;
 	for (i = 0; i < 2 && off < size; i++) {
 		/* INS into MMIO is not emulated */
-		if (xkvm_write_guest(e->vcpu->vm, gpa[i], val + off, len[i]))
+		if (xkvm_vcpu_write_guest(e->vcpu, gpa[i], val + off, len[i]))
 			return EMU_FAIL;
 		off += len[i];
 	}

@@ -261,17 +261,18 @@ u64 xkvm_kvmclock_host_tsc_write(struct xkvm_vcpu *vcpu, u64 data)
 }
 
 /* Write the wall clock: host real time at kvmclock 0. */
-static void xkvm_write_wall_clock(struct xkvm *vm, u64 gpa)
+static void xkvm_write_wall_clock(struct xkvm_vcpu *vcpu, u64 gpa)
 {
 	struct pvclock_wall_clock wc;
 	struct kvm_clock_data d;
+	struct xkvm *vm = vcpu->vm;
 	u32 version;
 	u64 sec;
 
 	if (!gpa || xkvm_read_guest(vm, gpa, &version, sizeof(version)))
 		return;
 	version = (version + 1) | 1;
-	if (xkvm_write_guest(vm, gpa, &version, sizeof(version)))
+	if (xkvm_vcpu_write_guest(vcpu, gpa, &version, sizeof(version)))
 		return;
 	xkvm_kvmclock_read(vm, &d);
 	sec = d.realtime - d.clock;
@@ -279,10 +280,10 @@ static void xkvm_write_wall_clock(struct xkvm *vm, u64 gpa)
 	wc.sec = (u32)sec;
 	wc.version = version;
 	smp_wmb();	/* odd version before the body */
-	xkvm_write_guest(vm, gpa, &wc, sizeof(wc));
+	xkvm_vcpu_write_guest(vcpu, gpa, &wc, sizeof(wc));
 	smp_wmb();	/* the body before the even version */
 	version++;
-	xkvm_write_guest(vm, gpa, &version, sizeof(version));
+	xkvm_vcpu_write_guest(vcpu, gpa, &version, sizeof(version));
 }
 
 /*
@@ -335,14 +336,14 @@ void xkvm_kvmclock_update(struct xkvm_vcpu *vcpu)
 	/* odd while the page changes: readers on other vCPUs retry */
 	c->version = (c->version + 1) | 1;
 	pv.version = c->version;
-	if (xkvm_write_guest(vcpu->vm, gpa, &pv.version, sizeof(pv.version)))
+	if (xkvm_vcpu_write_guest(vcpu, gpa, &pv.version, sizeof(pv.version)))
 		return;
 	smp_wmb();	/* odd version before the body */
-	if (xkvm_write_guest(vcpu->vm, gpa, &pv, sizeof(pv)))
+	if (xkvm_vcpu_write_guest(vcpu, gpa, &pv, sizeof(pv)))
 		return;
 	smp_wmb();	/* the body before the even version */
 	pv.version = ++c->version;
-	if (!xkvm_write_guest(vcpu->vm, gpa, &pv.version, sizeof(pv.version)))
+	if (!xkvm_vcpu_write_guest(vcpu, gpa, &pv.version, sizeof(pv.version)))
 		c->stop_pending = false;
 }
 
@@ -402,7 +403,7 @@ int xkvm_kvmclock_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data,
 	case MSR_KVM_WALL_CLOCK:
 	case MSR_KVM_WALL_CLOCK_NEW:
 		WRITE_ONCE(k->wall_clock, data);
-		xkvm_write_wall_clock(vcpu->vm, data);
+		xkvm_write_wall_clock(vcpu, data);
 		return 0;
 	case MSR_KVM_SYSTEM_TIME:
 	case MSR_KVM_SYSTEM_TIME_NEW:

@@ -346,6 +346,11 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 	bool flush, pkru;
 	int r;
 
+	/* userspace must harvest the dirty ring before the guest runs on */
+	if (xkvm_dirty_ring_soft_full(vcpu)) {
+		vcpu->run->exit_reason = KVM_EXIT_DIRTY_RING_FULL;
+		return 0;
+	}
 	if (xkvm_request_pending(vcpu))
 		xkvm_x86_handle_requests(vcpu);
 	r = xkvm_vcpu_handle_entry_work(vcpu);

@@ -99,6 +99,9 @@ int xkvm_arch_check_extension(struct xkvm *vm, long cap)
 		return XKVM_MAX_MEMSLOTS;
 	case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
 		return XKVM_DIRTY_LOG_MANUAL_CAPS;
+	case KVM_CAP_DIRTY_LOG_RING:
+	case KVM_CAP_DIRTY_LOG_RING_ACQ_REL:	/* x86 is TSO: the same ring */
+		return xkvm_dirty_ring_max_bytes();
 	default:
 		return 0;
 	}
@@ -174,6 +177,10 @@ static long xkvm_x86_vm_enable_cap(struct xkvm *vm,
 
 	if (copy_from_user(&cap, argp, sizeof(cap)))
 		return -EFAULT;
+	/* a generic cap on KVM, whose flags it does not look at */
+	if (cap.cap == KVM_CAP_DIRTY_LOG_RING ||
+	    cap.cap == KVM_CAP_DIRTY_LOG_RING_ACQ_REL)
+		return xkvm_dirty_ring_enable(vm, cap.args[0]);
 	if (cap.flags)
 		return -EINVAL;
 	switch (cap.cap) {

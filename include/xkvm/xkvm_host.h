@@ -106,6 +106,12 @@ struct xkvm {
 
 	/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 flags; written under slots_lock */
 	u64 manual_dirty_log_protect;
+	/*
+	 * KVM_CAP_DIRTY_LOG_RING: bytes of each vCPU's ring, 0 in bitmap
+	 * mode.  Set once under lock while created_vcpus is 0, so constant
+	 * for anyone who holds a vCPU.
+	 */
+	u32 dirty_ring_size;
 
 	/* GSI routing (xkvm_irq_routing.c): RCU, updates under irq_lock */
 	struct mutex irq_lock;
@@ -154,6 +160,15 @@ enum xkvm_vcpu_mode {
 struct kvm_vcpu;
 struct xkvm_irq_routing_table;
 
+/* A vCPU's dirty ring (virt/xkvm_dirty_ring.c has the rules). */
+struct xkvm_dirty_ring {
+	struct kvm_dirty_gfn *gfns;	/* NULL in bitmap mode */
+	u32 size;			/* entries, a power of 2 */
+	u32 soft_limit;			/* KVM_EXIT_DIRTY_RING_FULL from here */
+	u32 dirty_index;		/* next push; the vCPU thread */
+	u32 reset_index;		/* next reset; slots_lock */
+};
+
 struct xkvm_vcpu {
 	struct xkvm *vm;
 	u32 vcpu_id;			/* userspace's id (APIC id) */
@@ -171,6 +186,7 @@ struct xkvm_vcpu {
 	unsigned long requests;		/* XKVM_REQ_* bits, set by anyone */
 	struct rcuwait wait;		/* the vCPU thread blocked in xkvm_vcpu_block */
 	struct kvm_vcpu *entry_standin;	/* see xkvm_entry.c */
+	struct xkvm_dirty_ring dirty_ring;
 	struct xkvm_vcpu_arch arch;
 };
 
@@ -261,16 +277,18 @@ int xkvm_set_memory_region(struct xkvm *vm,
 struct xkvm_memslot *xkvm_gfn_to_memslot(struct xkvm *vm, xkvm_gfn_t gfn);
 unsigned long xkvm_memslot_gfn_to_hva(const struct xkvm_memslot *slot,
 				      xkvm_gfn_t gfn);
+struct xkvm_memslot *xkvm_id_to_memslot_locked(struct xkvm *vm, u16 id);
 int xkvm_read_guest(struct xkvm *vm, xkvm_gpa_t gpa, void *data,
 		    unsigned long len);
-int xkvm_write_guest(struct xkvm *vm, xkvm_gpa_t gpa, const void *data,
-		     unsigned long len);
+int xkvm_vcpu_write_guest(struct xkvm_vcpu *vcpu, xkvm_gpa_t gpa,
+			  const void *data, unsigned long len);
 void xkvm_memslots_free(struct xkvm_memslots *slots);
 
 /* virt/xkvm_dirty_log.c */
 #define XKVM_DIRTY_LOG_MANUAL_CAPS	(KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | \
 					 KVM_DIRTY_LOG_INITIALLY_SET)
-void xkvm_mark_page_dirty_in_slot(const struct xkvm_memslot *slot,
+void xkvm_mark_page_dirty_in_slot(struct xkvm_vcpu *vcpu,
+				  const struct xkvm_memslot *slot,
 				  xkvm_gfn_t gfn);
 int xkvm_dirty_log_slot_prepare(struct xkvm *vm, struct xkvm_memslot *old,
 				struct xkvm_memslot *new);
@@ -282,6 +300,17 @@ void xkvm_dirty_bitmap_free(struct xkvm_memslot *slot);
 int xkvm_get_dirty_log(struct xkvm *vm, struct kvm_dirty_log *log);
 int xkvm_clear_dirty_log(struct xkvm *vm, struct kvm_clear_dirty_log *log);
 int xkvm_enable_manual_dirty_log(struct xkvm *vm, u64 flags);
+
+/* virt/xkvm_dirty_ring.c */
+u32 xkvm_dirty_ring_max_bytes(void);
+int xkvm_dirty_ring_enable(struct xkvm *vm, u64 size);
+int xkvm_dirty_ring_alloc(struct xkvm_vcpu *vcpu);
+void xkvm_dirty_ring_free(struct xkvm_vcpu *vcpu);
+bool xkvm_dirty_ring_soft_full(struct xkvm_vcpu *vcpu);
+void xkvm_dirty_ring_push(struct xkvm_vcpu *vcpu, u32 slot_id, u64 offset);
+bool xkvm_dirty_ring_covers(struct xkvm *vm, unsigned long pgoff);
+struct page *xkvm_dirty_ring_page(struct xkvm_vcpu *vcpu, unsigned long pgoff);
+int xkvm_dirty_rings_reset(struct xkvm *vm);
 
 /* virt/xkvm_vcpu.c */
 int xkvm_vcpu_create(struct xkvm *vm, unsigned long id);
@@ -398,5 +427,7 @@ xkvm_gfn_t xkvm_arch_zap_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
  */
 bool xkvm_arch_write_protect_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
 				       xkvm_gfn_t end);
+/* Entries a hardware dirty log may add to a dirty ring in one exit. */
+u32 xkvm_arch_cpu_dirty_log_size(void);
 
 #endif /* XKVM_HOST_H */

@@ -45,6 +45,8 @@ struct xkvm_x86_ops {
 	const char *name;
 	struct module *owner;
 	const struct xkvm_tdp_format *tdp;		/* mandatory */
+	/* entries of a hardware dirty log (PML) drained per exit; 0: none */
+	u32 cpu_dirty_log_size;
 
 	/* VM lifetime; optional. */
 	int (*vm_init)(struct xkvm *vm);

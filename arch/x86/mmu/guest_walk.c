@@ -225,7 +225,7 @@ static int xkvm_walk_cmpxchg(struct xkvm_vcpu *vcpu, u64 gpa, u64 old,
 			r = __try_cmpxchg_user(p, &o, (u32)new, efault32);
 	}
 	if (!r)
-		xkvm_mark_page_dirty_in_slot(slot, gpa >> PAGE_SHIFT);
+		xkvm_mark_page_dirty_in_slot(vcpu, slot, gpa >> PAGE_SHIFT);
 out:
 	srcu_read_unlock(&vm->srcu, idx);
 	return r;

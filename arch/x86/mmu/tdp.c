@@ -263,6 +263,11 @@ bool xkvm_arch_write_protect_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
 				end);
 }
 
+u32 xkvm_arch_cpu_dirty_log_size(void)
+{
+	return xkvm_x86_ops->cpu_dirty_log_size;
+}
+
 static void tdp_free_level(u64 *table, int level)
 {
 	int i;
@@ -525,7 +530,7 @@ static int xkvm_tdp_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
 			xkvm_gfn_t gfn, u32 fault)
 {
 	bool write_fault = fault & XKVM_FAULT_WRITE;
-	bool logging = slot->dirty_bitmap;
+	bool logging = slot->flags & KVM_MEM_LOG_DIRTY_PAGES;
 	const struct xkvm_tdp_format *f = xkvm_x86_ops->tdp;
 	struct xkvm_x86_page_cache *cache = &vcpu->arch.tdp_cache;
 	struct xkvm *vm = vcpu->vm;
@@ -564,7 +569,7 @@ static int xkvm_tdp_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
 		}
 		r = tdp_install(vm, cache, gfn, leaf, leaf2m);
 		if (logging && writable)
-			xkvm_mark_page_dirty_in_slot(slot, gfn);
+			xkvm_mark_page_dirty_in_slot(vcpu, slot, gfn);
 	}
 	spin_unlock(&vm->mmu_lock);
 	if (r != TDP_INSTALLED)
