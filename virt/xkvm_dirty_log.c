@@ -58,6 +58,33 @@ void xkvm_mark_page_dirty_in_slot(struct xkvm_vcpu *vcpu,
 }
 EXPORT_SYMBOL_GPL(xkvm_mark_page_dirty_in_slot);
 
+/* The same for a frame a hardware log named; @vcpu's thread. */
+void xkvm_vcpu_mark_gfn_dirty(struct xkvm_vcpu *vcpu, xkvm_gfn_t gfn)
+{
+	struct xkvm *vm = vcpu->vm;
+	int idx;
+
+	idx = srcu_read_lock(&vm->srcu);
+	xkvm_mark_page_dirty_in_slot(vcpu, xkvm_gfn_to_memslot(vm, gfn), gfn);
+	srcu_read_unlock(&vm->srcu, idx);
+}
+EXPORT_SYMBOL_GPL(xkvm_vcpu_mark_gfn_dirty);
+
+/*
+ * Before a collection: vCPUs in the guest hand over what a hardware log
+ * (PML) holds when they exit, so make them exit, as KVM does.
+ */
+static void xkvm_dirty_log_sync(struct xkvm *vm)
+{
+	struct xkvm_vcpu *vcpu;
+	unsigned long i;
+
+	if (!xkvm_arch_cpu_dirty_log_size())
+		return;
+	xkvm_for_each_vcpu(i, vcpu, vm)
+		xkvm_vcpu_kick(vcpu);
+}
+
 void xkvm_dirty_bitmap_free(struct xkvm_memslot *slot)
 {
 	kvfree(slot->dirty_bitmap);
@@ -172,6 +199,7 @@ int xkvm_get_dirty_log(struct xkvm *vm, struct kvm_dirty_log *log)
 
 	if (vm->dirty_ring_size)
 		return -ENXIO;		/* the ring replaces the bitmap */
+	xkvm_dirty_log_sync(vm);
 	mutex_lock(&vm->slots_lock);
 	slot = xkvm_dirty_log_slot(vm, log->slot);
 	if (IS_ERR(slot)) {

@@ -290,6 +290,7 @@ void xkvm_memslots_free(struct xkvm_memslots *slots);
 void xkvm_mark_page_dirty_in_slot(struct xkvm_vcpu *vcpu,
 				  const struct xkvm_memslot *slot,
 				  xkvm_gfn_t gfn);
+void xkvm_vcpu_mark_gfn_dirty(struct xkvm_vcpu *vcpu, xkvm_gfn_t gfn);
 int xkvm_dirty_log_slot_prepare(struct xkvm *vm, struct xkvm_memslot *old,
 				struct xkvm_memslot *new);
 void xkvm_dirty_log_slot_abort(struct xkvm_memslot *old,

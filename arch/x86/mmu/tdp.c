@@ -33,12 +33,13 @@
  * zaps it and maps the page with 4 KiB leaves, and the range stays small
  * until all of it is zapped.
  *
- * Dirty logging (virt/xkvm_dirty_log.c): a slot with a dirty bitmap is
- * mapped with 4 KiB leaves only, and writable only by a write fault,
- * which sets the page's bit under mmu_lock; write protection (for the
- * start of logging and for every page taken out of the log) clears the
- * writable bit of 4 KiB leaves and zaps 2 MiB leaves through the zap
- * primitive, the caller flushing every vCPU before it returns.
+ * Dirty logging (virt/xkvm_dirty_log.c): a logging slot is mapped with
+ * 4 KiB leaves only, and writable only by a write fault, which marks the
+ * page dirty under mmu_lock; write protection (for the start of logging
+ * and for every page taken out of the log) clears the writable bit of
+ * 4 KiB leaves (with a hardware dirty log, the vendor's PML, only their
+ * dirty flag) and zaps 2 MiB leaves through the zap primitive, the caller
+ * flushing every vCPU before it returns.
  *
  * Locks: the tables are changed only under xkvm.mmu_lock.  A fault looks
  * the page up without the lock, then installs it under the lock only if
@@ -211,8 +212,10 @@ xkvm_gfn_t xkvm_arch_zap_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
 
 /*
  * Take write permission from the leaves of [start, end) below @table,
- * which maps from gfn @base; 2 MiB leaves are zapped.  Returns true if a
- * 4 KiB leaf lost its permission (the zaps flush by themselves).
+ * which maps from gfn @base; 2 MiB leaves are zapped.  With a hardware
+ * dirty log (PML) a 4 KiB leaf keeps its permission and loses its dirty
+ * flag instead: the next write sets the flag again and is logged.
+ * Returns true if a 4 KiB leaf changed (the zaps flush by themselves).
  */
 static bool tdp_wrprot_level(struct xkvm *vm, u64 *table, int level,
 			     xkvm_gfn_t base, xkvm_gfn_t start, xkvm_gfn_t end)
@@ -234,11 +237,14 @@ static bool tdp_wrprot_level(struct xkvm *vm, u64 *table, int level,
 		if (tdp_large(pte, level)) {
 			xkvm_mmu_zap_gfn_range(vm, lo, lo + span, false);
 		} else if (level == 1) {
+			u64 take = f->writable;
 			struct page *page;
 
-			if (!(pte & f->writable))
+			if (xkvm_x86_ops->cpu_dirty_log_size && f->dirty)
+				take = f->dirty;
+			if (!(pte & take))
 				continue;
-			WRITE_ONCE(table[i], pte & ~f->writable);
+			WRITE_ONCE(table[i], pte & ~take);
 			/* the host must write the page back, as after a zap */
 			page = pfn_to_page((pte & TDP_ADDR_MASK) >> PAGE_SHIFT);
 			if (!PageReserved(page))

@@ -21,6 +21,7 @@
 /* 16-bit */
 #define VMCS_VPID			0x0000
 #define VMCS_GUEST_ES_SEL		0x0800	/* + 2 * n, VMCS segment order */
+#define VMCS_GUEST_PML_INDEX		0x0812
 #define VMCS_HOST_ES_SEL		0x0c00
 #define VMCS_HOST_CS_SEL		0x0c02
 #define VMCS_HOST_SS_SEL		0x0c04
@@ -36,6 +37,7 @@
 #define VMCS_EXIT_MSR_STORE_ADDR	0x2006
 #define VMCS_EXIT_MSR_LOAD_ADDR		0x2008
 #define VMCS_ENTRY_MSR_LOAD_ADDR	0x200a
+#define VMCS_PML_ADDRESS		0x200e
 #define VMCS_TSC_OFFSET			0x2010
 #define VMCS_EPT_POINTER		0x201a
 #define VMCS_GUEST_PHYS_ADDR		0x2400
@@ -158,6 +160,7 @@ enum vmx_seg {
 #define VMX_PROC2_WBINVD		BIT(6)
 #define VMX_PROC2_UNRESTRICTED		BIT(7)
 #define VMX_PROC2_INVPCID		BIT(12)
+#define VMX_PROC2_PML			BIT(17)
 
 /* VM-exit */
 #define VMX_EXIT_SAVE_DEBUG		BIT(2)
@@ -292,7 +295,8 @@ enum vmx_seg {
 #define VMX_EXIT_INVVPID		53
 #define VMX_EXIT_WBINVD			54
 #define VMX_EXIT_XSETBV			55
-#define VMX_EXIT_NR			56
+#define VMX_EXIT_PML_FULL		62
+#define VMX_EXIT_NR			63
 
 /* CR-access exit qualification */
 #define VMX_CR_NUM(q)			((q) & 0xf)
@@ -325,6 +329,7 @@ struct vmx_config {
 	u64 ept_cap;
 	bool ept_ad;
 	bool vpid;
+	bool pml;			/* page-modification logging in use */
 	u32 backstop_ticks;		/* preemption-timer value, 0: none */
 	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	u64 cr0_mask, cr4_mask;		/* guest/host masks: bits xkvm owns */
@@ -362,6 +367,8 @@ struct vmx_vcpu {
 	u32 pin;			/* pin-based controls as in the VMCS */
 	u32 proc;			/* primary controls as in the VMCS */
 	u32 proc2;			/* secondary controls of this vCPU */
+	u64 *pml_log;			/* PML page, NULL without PML */
+	u16 pml_index;			/* guest PML index at the last exit */
 
 	/* the last exit, read in enter_guest while the VMCS is current */
 	enum vmx_outcome outcome;
@@ -531,6 +538,16 @@ void vmx_uret_cpu_down(void);
 
 /* vmx_exit.c */
 int vmx_handle_exit(struct xkvm_vcpu *vcpu);
+
+/* vmx_pml.c */
+void vmx_pml_setup(struct vmx_config *c);
+u32 vmx_pml_log_size(void);
+int vmx_pml_vcpu_create(struct vmx_vcpu *vmx);
+void vmx_pml_vcpu_free(struct vmx_vcpu *vmx);
+void vmx_pml_vmcs_init(struct vmx_vcpu *vmx);
+void vmx_pml_capture(struct vmx_vcpu *vmx);
+void vmx_pml_drain(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx);
+int vmx_exit_pml_full(struct xkvm_vcpu *vcpu);
 
 /* vmx_vmenter.S: 0 after a VM exit, 1 VMfailValid, 2 VMfailInvalid */
 int xkvm_vmx_vmenter(u64 *regs, bool launched);

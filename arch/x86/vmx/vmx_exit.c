@@ -253,6 +253,7 @@ static const vmx_exit_handler vmx_exit_handlers[VMX_EXIT_NR] = {
 	[VMX_EXIT_INVVPID]		= vmx_exit_ud,
 	[VMX_EXIT_WBINVD]		= vmx_exit_invd,
 	[VMX_EXIT_XSETBV]		= vmx_exit_xsetbv,
+	[VMX_EXIT_PML_FULL]		= vmx_exit_pml_full,
 };
 
 int vmx_handle_exit(struct xkvm_vcpu *vcpu)
@@ -274,6 +275,8 @@ int vmx_handle_exit(struct xkvm_vcpu *vcpu)
 		break;
 	}
 
+	/* what the guest dirtied goes to the log before anything else */
+	vmx_pml_drain(vcpu, vmx);
 	reason = vmx->exit_reason;
 	if (reason & VMX_EXIT_REASON_FAILED_ENTRY)
 		return xkvm_x86_exit_fail_entry(vcpu, reason);

@@ -146,6 +146,12 @@ static int vmx_vcpu_create(struct xkvm_vcpu *vcpu)
 		return -ENOMEM;
 	}
 	vmx->msr_host = vmx->msr_guest + VMX_MAX_SWITCH_MSRS;
+	if (vmx_pml_vcpu_create(vmx)) {
+		free_page((unsigned long)vmx->msr_guest);
+		__free_page(page);
+		kfree(vmx);
+		return -ENOMEM;
+	}
 	vmx->vcpu = vcpu;
 	vmx->vmcs = page_address(page);
 	vmx->vmcs_pa = page_to_phys(page);
@@ -172,6 +178,7 @@ static int vmx_vcpu_create(struct xkvm_vcpu *vcpu)
 		pr_err("cannot set up a VMCS\n");
 		vmx_vmcs_clear(vmx);
 		vmx_vpid_free(vmx->vpid);
+		vmx_pml_vcpu_free(vmx);
 		free_page((unsigned long)vmx->vmcs);
 		free_page((unsigned long)vmx->msr_guest);
 		kfree(vmx);
@@ -188,6 +195,7 @@ static void vmx_vcpu_free(struct xkvm_vcpu *vcpu)
 		return;
 	vmx_vmcs_clear(vmx);
 	vmx_vpid_free(vmx->vpid);
+	vmx_pml_vcpu_free(vmx);
 	free_page((unsigned long)vmx->vmcs);
 	free_page((unsigned long)vmx->msr_guest);
 	kfree(vmx);
@@ -615,9 +623,10 @@ static void vmx_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	}
 	vmx->outcome = VMX_RAN;
 	vmx_read_exit(vcpu, vmx);
+	vmx_pml_capture(vmx);
 }
 
-static const struct xkvm_x86_ops vmx_ops = {
+static struct xkvm_x86_ops vmx_ops = {
 	.name		= "vt-x",
 	.owner		= THIS_MODULE,
 	.tdp		= &vmx_ept_format,
@@ -665,6 +674,7 @@ static int __init xkvm_vmx_init(void)
 	/* 2 MiB pages (IA32_VMX_EPT_VPID_CAP bit 16) */
 	f->large = (vmx_cfg.ept_cap & VMX_EPT_CAP_2M) ? VMX_EPT_LARGE : 0;
 	f->exec = VMX_EPT_X;
+	vmx_ops.cpu_dirty_log_size = vmx_pml_log_size();
 
 	r = vmx_vmcs_global_init();
 	if (r)
@@ -678,8 +688,9 @@ static int __init xkvm_vmx_init(void)
 	r = xkvm_x86_vendor_register(&vmx_ops);
 	if (r)
 		goto disable;
-	pr_info("VT-x with EPT and unrestricted guest enabled (VPID %s, EPT A/D %s)\n",
-		vmx_cfg.vpid ? "yes" : "no", vmx_cfg.ept_ad ? "yes" : "no");
+	pr_info("VT-x with EPT and unrestricted guest enabled (VPID %s, EPT A/D %s, PML %s)\n",
+		vmx_cfg.vpid ? "yes" : "no", vmx_cfg.ept_ad ? "yes" : "no",
+		vmx_cfg.pml ? "yes" : "no");
 	return 0;
 
 disable:

@@ -125,7 +125,8 @@ int vmx_setup_config(void)
 		return r;
 	/* no RDTSCP/RDPID: TSC_AUX is not switched, so they #UD (as in CPUID) */
 	r = vmx_adjust_ctls(VMX_PROC2_EPT | VMX_PROC2_UNRESTRICTED,
-			    VMX_PROC2_VPID | VMX_PROC2_WBINVD | VMX_PROC2_INVPCID,
+			    VMX_PROC2_VPID | VMX_PROC2_WBINVD | VMX_PROC2_INVPCID |
+			    VMX_PROC2_PML,
 			    MSR_IA32_VMX_PROCBASED_CTLS2, &c->proc2,
 			    "secondary processor-based (EPT, unrestricted guest)");
 	if (r)
@@ -171,6 +172,7 @@ int vmx_setup_config(void)
 				 VMX_VPID_CAP_INVVPID_ALL));
 	if (!c->vpid)
 		c->proc2 &= ~VMX_PROC2_VPID;
+	vmx_pml_setup(c);
 
 	rdmsrl(MSR_IA32_VMX_CR0_FIXED0, c->cr0_fixed0);
 	rdmsrl(MSR_IA32_VMX_CR0_FIXED1, c->cr0_fixed1);
@@ -268,6 +270,7 @@ void vmx_vmcs_init(struct xkvm_vcpu *vcpu)
 	if (vmx->vpid)
 		vmcs_write(VMCS_VPID, vmx->vpid);
 	vmcs_write(VMCS_EPT_POINTER, vmx->eptp);
+	vmx_pml_vmcs_init(vmx);
 	vmcs_write(VMCS_IO_BITMAP_A, page_to_phys(vmx_io_bitmaps));
 	vmcs_write(VMCS_IO_BITMAP_B, page_to_phys(vmx_io_bitmaps) + PAGE_SIZE);
 	vmcs_write(VMCS_MSR_BITMAP, page_to_phys(vmx_msr_bitmap));

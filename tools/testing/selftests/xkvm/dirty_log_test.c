@@ -75,6 +75,7 @@ static uint64_t stop;		/* end run_on mode: sync */
 static void guest_writer(uint64_t base, uint64_t npages, uint64_t id)
 {
 	uint64_t x = 0x9e3779b97f4a7c15ULL * (id + 1), seq = 0, i;
+	uint32_t a, b, c, d;
 
 	for (;;) {
 		uint64_t it = VOL(iteration);
@@ -91,6 +92,13 @@ static void guest_writer(uint64_t base, uint64_t npages, uint64_t id)
 		}
 		if (!VOL(run_on) || VOL(stop))
 			GUEST_SYNC(it);
+		/*
+		 * An exit now and then: once its pages are writable (or the
+		 * CPU logs them, PML) a writer need not exit at all, and
+		 * Bochs misses the host's interrupts for a guest with IF=0,
+		 * so two such vCPUs would keep the collector off both CPUs.
+		 */
+		cpuid(0, 0, &a, &b, &c, &d);
 	}
 }
 
@@ -398,6 +406,18 @@ static void exact_rounds(struct __test_metadata *_metadata,
 
 TEST(cap)
 {
+	char path[128], pml = '-';
+	FILE *f;
+
+	/* xkvm-intel and kvm_intel both name their PML switch "pml" */
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/pml",
+		 xkvm_vendor_module());
+	f = fopen(path, "r");
+	if (f) {
+		pml = fgetc(f);
+		fclose(f);
+	}
+	TH_LOG("%s: PML %c", xkvm_vendor_module(), pml);
 	ASSERT_EQ(KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE |
 		  KVM_DIRTY_LOG_INITIALLY_SET,
 		  kvm_check_cap(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2));
