@@ -756,7 +756,7 @@ int xkvm_lapic_set_state(struct xkvm_vcpu *vcpu,
 			 const struct kvm_lapic_state *s)
 {
 	struct xkvm_lapic *l = vcpu->arch.apic;
-	u32 id = *(const u32 *)(s->regs + APIC_ID);
+	u32 id = *(const u32 *)(s->regs + APIC_ID), tmcct;
 	bool x2 = xkvm_lapic_x2apic_mode(vcpu);
 
 	if (x2) {
@@ -769,6 +769,8 @@ int xkvm_lapic_set_state(struct xkvm_vcpu *vcpu,
 	}
 	xkvm_lapic_timer_cancel(vcpu);
 	memcpy(l->regs, s->regs, sizeof(s->regs));
+	tmcct = xkvm_lapic_reg(l, APIC_TMCCT);
+	xkvm_lapic_set_reg(l, APIC_TMCCT, 0);	/* computed on reads */
 	xkvm_lapic_set_reg(l, APIC_ID, id);
 	if (x2)
 		xkvm_lapic_set_reg(l, APIC_LDR, lapic_x2apic_ldr(id));
@@ -780,7 +782,7 @@ int xkvm_lapic_set_state(struct xkvm_vcpu *vcpu,
 	xkvm_lapic_set_reg(l, APIC_TDCR, xkvm_lapic_reg(l, APIC_TDCR) & 0xb);
 	lapic_update_ppr(l);
 	l->eoi_exit_vector = -1;
-	xkvm_lapic_timer_restart(vcpu);
+	xkvm_lapic_timer_restore(vcpu, tmcct);
 	xkvm_make_request(XKVM_REQ_EVENT, vcpu);
 	return 0;
 }

@@ -72,7 +72,7 @@ int xkvm_lapic_set_state(struct xkvm_vcpu *vcpu,
 /* The timer (lapic_timer.c; owner). */
 void xkvm_lapic_timer_init(struct xkvm_vcpu *vcpu);
 void xkvm_lapic_timer_cancel(struct xkvm_vcpu *vcpu);
-void xkvm_lapic_timer_restart(struct xkvm_vcpu *vcpu);
+void xkvm_lapic_timer_restore(struct xkvm_vcpu *vcpu, u32 tmcct);
 void xkvm_lapic_timer_write_lvtt(struct xkvm_vcpu *vcpu, u32 val);
 void xkvm_lapic_timer_take_pending(struct xkvm_vcpu *vcpu);
 void xkvm_lapic_timer_write_tmict(struct xkvm_vcpu *vcpu, u32 val);

@@ -114,11 +114,16 @@ static void timer_start_deadline(struct xkvm_vcpu *vcpu)
 	hrtimer_start(&l->timer, l->expires, HRTIMER_MODE_ABS_HARD);
 }
 
-/* (Re)arm from the registers; the timer is cancelled. */
-static void timer_start(struct xkvm_vcpu *vcpu)
+/*
+ * (Re)arm from the registers; the timer is cancelled.  @count >= 0: the
+ * first period is what is left of it, @count bus cycles (KVM_SET_LAPIC's
+ * TMCCT), as KVM restores it: 0 means at once for a one-shot timer, a
+ * whole period for a periodic one; more than TMICT, a whole period.
+ */
+static void timer_start_at(struct xkvm_vcpu *vcpu, s64 count)
 {
 	struct xkvm_lapic *l = vcpu->arch.apic;
-	u64 tmict = xkvm_lapic_reg(l, APIC_TMICT), ns;
+	u64 tmict = xkvm_lapic_reg(l, APIC_TMICT), ns, first;
 
 	l->timer_pending = false;
 	l->timer_mode = timer_mode(l);
@@ -133,14 +138,29 @@ static void timer_start(struct xkvm_vcpu *vcpu)
 		ns = max_t(u64, ns, LAPIC_MIN_PERIOD_NS);
 		l->period_ns = ns;
 	}
-	l->expires = ktime_add_ns(ktime_get(), ns);
+	first = ns;
+	if (count > 0 && (u64)count * timer_divide(l) * LAPIC_BUS_NS < ns)
+		first = (u64)count * timer_divide(l) * LAPIC_BUS_NS;
+	else if (!count && l->timer_mode != APIC_LVT_TIMER_PERIODIC)
+		first = 0;
+	if (!first) {
+		timer_fire(l);
+		return;
+	}
+	l->expires = ktime_add_ns(ktime_get(), first);
 	hrtimer_start(&l->timer, l->expires, HRTIMER_MODE_ABS_HARD);
 }
 
-void xkvm_lapic_timer_restart(struct xkvm_vcpu *vcpu)
+static void timer_start(struct xkvm_vcpu *vcpu)
+{
+	timer_start_at(vcpu, -1);
+}
+
+/* KVM_SET_LAPIC: the timer goes on from the state's current count. */
+void xkvm_lapic_timer_restore(struct xkvm_vcpu *vcpu, u32 tmcct)
 {
 	xkvm_lapic_timer_cancel(vcpu);
-	timer_start(vcpu);
+	timer_start_at(vcpu, tmcct);
 }
 
 /*

@@ -51,9 +51,6 @@
 
 #define PIT_MODE_NONE		0xff	/* not programmed since reset */
 
-#define PIT_STATE_FLAGS	(KVM_PIT_FLAGS_HPET_LEGACY | \
-			 KVM_PIT_FLAGS_SPEAKER_DATA_ON)
-
 struct pit_channel {
 	u32 count;		/* 1..0x10000 as written (BCD digits if bcd) */
 	u16 latched_count;
@@ -521,7 +518,7 @@ void xkvm_pit_set_state2(struct xkvm_pit *pit,
 	now = ktime_get();
 	for (i = 0; i < 3; i++)
 		pit_set_channel(&pit->ch[i], i, &s->channels[i], now);
-	pit->flags = s->flags & PIT_STATE_FLAGS;
+	pit->flags = s->flags;	/* kept as given, as KVM keeps them */
 	pit_timer_update(pit, now);
 	spin_unlock(&pit->lock);
 }

@@ -10,6 +10,8 @@
 # Initramfs layout (written by run.sh):
 #   /harness/<set>/modules  module files of <set> to insmod, in order
 #   /harness/<set>/params   parameters for xkvm.ko (NESTED_XKVM_PARAMS)
+#   /harness/<set>/vendor_params  parameters for the vendor module
+#                           (NESTED_VENDOR_PARAMS)
 #   /harness/<set>/unload   module names to rmmod, in order
 #   /harness/<set>/env      KEY=VALUE lines exported to the tests
 #   /harness/<set>/*.ko     the modules
@@ -47,6 +49,10 @@ load_set()
 		[ -n "$f" ] || continue
 		args=
 		[ "$f" = xkvm.ko ] && args=$(cat "$H/$set/params" 2>/dev/null)
+		case "$f" in
+		*-intel.ko|*-amd.ko|*_intel.ko|*_amd.ko)
+			args=$(cat "$H/$set/vendor_params" 2>/dev/null) ;;
+		esac
 		# shellcheck disable=SC2086 # the parameters are words
 		if ! insmod "$H/$set/$f" $args; then
 			say "MODLOAD-FAIL $set $f"
@@ -151,16 +157,18 @@ demo:*)
 	load_set "$set" && run_bin "$set" demo
 	;;
 bench)
-	# exit round trips, then the boot benchmark (vmm_qemu_test in bench
-	# mode), on xkvm and then on stock KVM
+	# exit round trips, dirty logging, then the boot benchmark
+	# (vmm_qemu_test in bench mode), on xkvm and then on stock KVM
 	export XKVM_VMM_BENCH=1
 	if load_set xkvm; then
 		run_bin xkvm exit_bench
+		run_bin xkvm dirty_bench
 		[ -x "$H/tests/vmm_qemu_test" ] && run_bin xkvm vmm_qemu_test
 		unload_set xkvm
 	fi
 	if load_set reference; then
 		run_bin reference exit_bench
+		run_bin reference dirty_bench
 		[ -x "$H/tests/vmm_qemu_test" ] && run_bin reference vmm_qemu_test
 	fi
 	;;

@@ -13,9 +13,9 @@
 #                      exit status 0 only if nothing failed
 #   --demo             boot once, load xkvm, run the selftests' "demo" program
 #   --bench            boot each machine once with guest time counting
-#                      instructions, run "exit_bench" on xkvm, then on stock
-#                      KVM; print emulated instructions per round trip and
-#                      the ratios xkvm/KVM
+#                      instructions, run "exit_bench" and "dirty_bench" on
+#                      xkvm, then on stock KVM; print emulated instructions
+#                      per round trip and the ratios xkvm/KVM
 #   --mode M           xkvm | reference | both (default both; --demo: xkvm)
 #                      reference = the stock kvm/kvm-amd modules of the same kernel
 #   --kernel K         test kernel, repeatable: an exact version from /lib/modules
@@ -43,9 +43,14 @@
 #   NESTED_JOBS (make -j, default 2), NESTED_TAIL (console lines shown on failure, 60),
 #   NESTED_SRC (module source tree, default the repository),
 #   NESTED_XKVM_PARAMS (parameters for xkvm.ko, e.g. "nx_huge_pages=force"),
-#   NESTED_QEMU_TIMEOUT (seconds per QEMU boot of vmm_qemu_test, default 240),
+#   NESTED_VENDOR_PARAMS (parameters for the vendor module of both modes,
+#   xkvm-intel/kvm-intel or xkvm-amd/kvm-amd, e.g. "pml=0": the two share
+#   the names that matter here),
+#   NESTED_QEMU_TIMEOUT (seconds per QEMU boot of vmm_qemu_test, default 240;
+#   vmm_migrate_test: per QEMU process, each of its waits a quarter of it),
 #   NESTED_VMM (default 1: also run vmm_qemu_test.sh, where Debian's QEMU
-#   boots a Linux guest on the hypervisor under test, in machines that get
+#   boots a Linux guest on the hypervisor under test, and vmm_migrate_test.sh,
+#   where it live-migrates one, in machines that get
 #   the host's root over virtio-9p (amd); all: also in the others (intel),
 #   with QEMU, its libraries and firmware packed into the initramfs; 0 leaves
 #   it out),
@@ -138,6 +143,7 @@ use_machine()
 	MACHINE_DEBUG_MODES=
 	MACHINE_DEBUG_TESTS=
 	MACHINE_DEFAULT_SKIP=
+	MACHINE_OLDER_KERNEL_TESTS=
 	# shellcheck source=machines/amd.sh
 	. "$here/machines/$machine.sh"
 }
@@ -488,10 +494,13 @@ build_l2_disk()
 build_l2_initrd_for()
 {
 	local v=$1 root=$build/l2/$1 out=$build/l2-initrd-$1.gz f m
-	[ -f "$out" ] && [ "$out" -nt "$0" ] && return 0
+	[ -f "$out" ] && [ "$out" -nt "$0" ] && [ "$out" -nt "$here/l2/memcheck.c" ] &&
+		return 0
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,proc,sys,dev,mnt,lib/modules} || return 1
 	cp /bin/busybox "$root/bin/busybox" || return 1
+	# the migration test's guest program (vmm_migrate_test.sh)
+	gcc -static -O2 -Wall -o "$root/bin/memcheck" "$here/l2/memcheck.c" || return 1
 	for m in "${l2_modules[@]}"; do
 		stock_modules "$v" "$m" || true
 	done | awk '!seen[$0]++' | while read -r f; do
@@ -537,6 +546,9 @@ l2_devices()
 
 $B echo XKVM-L2-MARKER: the L2 guest ran its init
 $B mount -t proc proc /proc
+# xkvm_memcheck=<MiB> (vmm_migrate_test): memcheck is the guest's job
+mc=$($B sed -n 's/.*xkvm_memcheck=\([0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "$mc" ] && exec /bin/memcheck "$mc"
 $B echo L2-UPTIME $($B cat /proc/uptime)
 $B echo L2-CPUS $($B grep -c ^processor /proc/cpuinfo)
 u0=$($B cut -d" " -f1 /proc/uptime)
@@ -627,9 +639,11 @@ build_initrd()
 		if [ "$MACHINE_VMM_TEST" != 1 ] || [ "$action" = bench ]; then
 			pack_qemu_root "$kver" "$root/harness/qemuroot"
 		fi
+		cp "$here/vmm_lib.sh" "$root/harness/vmm_lib.sh"
 		cp "$here/vmm_qemu_test.sh" "$root/harness/tests/vmm_qemu_test"
+		cp "$here/vmm_migrate_test.sh" "$root/harness/tests/vmm_migrate_test"
 		cp "$build/l2-initrd-$(l2_kver "$kver").gz" "$root/harness/l2-initrd.gz"
-		echo vmm_qemu_test >> "$root/harness/tests/TESTS"
+		printf '%s\n' vmm_qemu_test vmm_migrate_test >> "$root/harness/tests/TESTS"
 	fi
 	local only=$only_tests
 	if [ -z "$only" ] && [ "$kver" = "$debug_kver" ] && [ -n "$MACHINE_DEBUG_TESTS" ]; then
@@ -638,6 +652,17 @@ build_initrd()
 		only=$(for t in $MACHINE_DEBUG_TESTS; do
 			grep -qx -e "$t" "$root/harness/tests/TESTS" && echo "$t"
 		done)
+	fi
+	if [ -z "$only" ] && [ -n "$MACHINE_OLDER_KERNEL_TESTS" ] &&
+	   [ "$action" = tests ] && [ "$kver" != "$debug_kver" ] &&
+	   [ "$kver" != "${kernels[${#kernels[@]} - 1]}" ]; then
+		# A slow machine runs the binaries that meet kernel-version
+		# dependent host code on the older kernels, all on the newest.
+		only=$(for t in $MACHINE_OLDER_KERNEL_TESTS; do
+			grep -qx -e "$t" "$root/harness/tests/TESTS" && echo "$t"
+		done)
+		echo "== $kver on $machine: the older-kernel subset (NESTED_TESTS or NESTED_KERNELS=<one kernel> to run all):" \
+			$only
 	fi
 	if [ -z "$only" ] && [ -n "$MACHINE_DEFAULT_SKIP" ] && [ "$action" = tests ]; then
 		# A slow machine runs a representative part by default.
@@ -675,7 +700,7 @@ build_initrd()
 	for v in $(compgen -v NESTED_FUZZ_); do
 		fuzz_env+=("XKVM_FUZZ_${v#NESTED_FUZZ_}=${!v}")
 	done
-	for t in $(cat "$seldir/TESTS") demo exit_bench qmp_stats; do
+	for t in $(cat "$seldir/TESTS") demo exit_bench dirty_bench qmp_stats; do
 		[ -f "$seldir/$t" ] || continue
 		if readelf -l "$seldir/$t" 2>/dev/null | grep -q 'program interpreter'; then
 			echo "run.sh: warning: $t is not statically linked" >&2
@@ -689,6 +714,7 @@ build_initrd()
 			copy_module "$build/src-$kver/$m.ko" "$root/harness/xkvm" || return 1
 		done > "$root/harness/xkvm/modules"
 		echo "${NESTED_XKVM_PARAMS:-}" > "$root/harness/xkvm/params"
+		echo "${NESTED_VENDOR_PARAMS:-}" > "$root/harness/xkvm/vendor_params"
 		printf '%s\n' "${MACHINE_XKVM_UNLOAD[@]}" > "$root/harness/xkvm/unload"
 		printf '%s\n' XKVM_DEV=/dev/xkvm XKVM_MODE=xkvm XKVM_CORE_MODULE=xkvm \
 			"XKVM_VENDOR_MODULE=$MACHINE_XKVM_VENDOR" "XKVM_MACHINE=$machine" \
@@ -702,6 +728,7 @@ build_initrd()
 		copy_module "${kmoddir[$kver]}/$f" "$root/harness/reference" || return 1
 	done > "$root/harness/reference/modules"
 	printf '%s\n' "${MACHINE_STOCK_UNLOAD[@]}" > "$root/harness/reference/unload"
+	echo "${NESTED_VENDOR_PARAMS:-}" > "$root/harness/reference/vendor_params"
 	printf '%s\n' XKVM_DEV=/dev/kvm XKVM_MODE=reference XKVM_CORE_MODULE=kvm \
 		"XKVM_VENDOR_MODULE=$MACHINE_STOCK_VENDOR" "XKVM_MACHINE=$machine" \
 		"${vmm_env[@]}" "${fuzz_env[@]}" > "$root/harness/reference/env"
@@ -983,6 +1010,7 @@ run_bench()
 {
 	local k=${kernels[0]} rc=0 set
 	[ -f "$seldir/exit_bench" ] || die "the selftests did not build 'exit_bench'"
+	[ -f "$seldir/dirty_bench" ] || die "the selftests did not build 'dirty_bench'"
 	echo "== bench: machine $machine ($MACHINE_DESC), kernel $k, guest time counting instructions"
 	fetch_kvm_stat
 	[ "$vmm_test" = 0 ] || build_l2_initrd ||
@@ -991,6 +1019,8 @@ run_bench()
 	for set in xkvm reference; do
 		echo "-- exit_bench on $set"
 		block "$boot_log" "$set" exit_bench | sed 's/^@@XH //;s/^/   /'
+		echo "-- dirty_bench on $set"
+		block "$boot_log" "$set" dirty_bench | sed 's/^@@XH //;s/^/   /'
 		echo "-- boot benchmark on $set"
 		block "$boot_log" "$set" vmm_qemu_test | grep -v '^stat \|^kvm_stat ' |
 			sed 's/^@@XH //;s/^/   /' | tail -n 8
@@ -1032,7 +1062,8 @@ run_bench()
 			printf "%-24s %16s %16s %10.3f\n", name, x, r, x / r
 	}
 	END {
-		printf "\n%s: emulated instructions per round trip (guest TSC ticks x %s instr/s / TSC kHz);\n", machine, ips
+		printf "\n%s: emulated instructions per round trip (dirty_*: per round, entry or write)\n", machine
+		printf "(guest TSC ticks x %s instr/s / TSC kHz);\n", ips
 		printf "the L1 kernel, xkvm or stock KVM and the L2 guest all count: not host cycles\n"
 		printf "%-24s %16s %16s %10s\n", "benchmark", "xkvm instr", "KVM instr", "xkvm/KVM"
 		bad = (n == 0)

@@ -50,53 +50,8 @@ log=/tmp/qemu-l2.log
 
 fail() { echo "1..1"; echo "# $*"; echo "not ok 1 qemu_boots_linux"; exit 1; }
 
-# mount_pseudo DIR: /dev, /proc, /sys and a tmpfs on /mnt in DIR.
-mount_pseudo()
-{
-	mount -t devtmpfs devtmpfs "$1/dev" || mount --bind /dev "$1/dev"
-	mount -t proc proc "$1/proc"
-	mount -t sysfs sysfs "$1/sys"
-	mount -t tmpfs tmpfs "$1/mnt"
-}
-
-# mount_9p_root DIR: the host's root, read-only over virtio-9p, on DIR.
-mount_9p_root()
-{
-	local m
-	[ -d "$1/usr" ] && return 0
-	[ -f "$XKVM_9P_MODULES/order" ] || return 1
-	mkdir -p "$1"
-	for m in $(cat "$XKVM_9P_MODULES/order"); do
-		insmod "$XKVM_9P_MODULES/$m" 2>/dev/null
-	done
-	mount -t 9p -o trans=virtio,version=9p2000.L,ro host "$1" || return 1
-	mount_pseudo "$1"
-}
-
-# /host: QEMU packed into the initramfs at the same paths under
-# /harness/qemuroot (a machine without virtio, e.g. Bochs, and the
-# benchmark everywhere), or else the host's root over virtio-9p.
-setup_host_root()
-{
-	[ -d /host/usr ] && return 0
-	if [ -d /harness/qemuroot ]; then
-		ln -s /harness/qemuroot /host
-		mount_pseudo /host
-	else
-		mount_9p_root /host
-	fi
-}
-
-reload_with_devkvm()
-{
-	local d=$H/xkvm
-	rmmod "$XKVM_VENDOR_MODULE" && rmmod "$XKVM_CORE_MODULE" || return 1
-	# shellcheck disable=SC2046 # the parameters are words
-	insmod "$d/xkvm.ko" devkvm=1 $(cat "$d/params" 2>/dev/null) || return 1
-	for m in $(cat "$d/modules"); do
-		[ "$m" = xkvm.ko ] || insmod "$d/$m" || return 1
-	done
-}
+# mount_pseudo, setup_host_root, reload_with_devkvm, tap_line
+. "$H/vmm_lib.sh"
 
 setup_host_root || fail "cannot set up QEMU's root"
 if [ "$XKVM_MODE" = xkvm ]; then
@@ -283,18 +238,6 @@ check_devices()
 	why=
 	[ "$cs" = kvm-clock ] || why="clocksource '${cs:-none}', wanted kvm-clock"
 	tap_line $((n + 2)) "${name}_kvmclock" "$why"
-}
-
-# tap_line N NAME WHY: "ok N NAME", or WHY and "not ok N NAME".
-tap_line()
-{
-	if [ -n "$3" ]; then
-		echo "# $2: $3"
-		echo "not ok $1 $2"
-		failed=1
-	else
-		echo "ok $1 $2"
-	fi
 }
 
 # XKVM_QEMU_CONFIGS: "name machine smp cpu [virtio]" per line.  The userspace

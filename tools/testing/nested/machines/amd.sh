@@ -24,6 +24,9 @@
 #   MACHINE_DEFAULT_SKIP  test binaries left out of a run on this machine
 #                         unless NESTED_TESTS names them (optional; for a
 #                         slow machine: their command is in testing.md)
+#   MACHINE_OLDER_KERNEL_TESTS  the only test binaries run on a kernel other
+#                         than the newest of the run, unless NESTED_TESTS is
+#                         set (optional; for a slow machine)
 #   machine_boot KERNEL INITRD APPEND CONSOLE_LOG TIMEOUT BENCH
 #       boots KERNEL with INITRD and the extra kernel command line APPEND,
 #       writes the guest console to CONSOLE_LOG (emulator messages to
