@@ -155,6 +155,7 @@ long xkvm_x86_fpu_ioctl(struct xkvm_vcpu *vcpu, unsigned int ioctl,
 	case KVM_SET_FPU:
 		return xkvm_set_fpu(vcpu, argp);
 	case KVM_GET_XSAVE:
+	case KVM_GET_XSAVE2:	/* the same 4 KiB: nothing is larger (no AMX) */
 		return xkvm_get_xsave(vcpu, argp);
 	case KVM_SET_XSAVE:
 		return xkvm_set_xsave(vcpu, argp);

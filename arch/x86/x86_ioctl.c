@@ -87,6 +87,10 @@ int xkvm_arch_check_extension(struct xkvm *vm, long cap)
 	case KVM_CAP_XSAVE:
 	case KVM_CAP_XCRS:
 		return boot_cpu_has(X86_FEATURE_XSAVE);
+	case KVM_CAP_XSAVE2:
+		/* KVM_GET_XSAVE2's size: no AMX, so struct kvm_xsave's */
+		return max_t(u32, sizeof(struct kvm_xsave),
+			     xkvm_x86_xsave_size(xkvm_x86_supported_xcr0()));
 	case KVM_CAP_MCE:
 		return XKVM_MAX_MCE_BANKS;
 	case KVM_CAP_NR_VCPUS:

@@ -124,6 +124,8 @@ TEST(caps)
 
 	EXPECT_EQ(want, kvm_check_cap(KVM_CAP_XSAVE));
 	EXPECT_EQ(want, kvm_check_cap(KVM_CAP_XCRS));
+	/* KVM_GET_XSAVE2's buffer: 4 KiB unless AMX needs more (not here) */
+	EXPECT_EQ(sizeof(struct kvm_xsave), kvm_check_cap(KVM_CAP_XSAVE2));
 }
 
 /* ---- a new vCPU ---- */
@@ -600,6 +602,24 @@ TEST(guest_xsetbv)
 	vcpu_expect_done(vcpu);
 out:
 	kvm_vm_free(vm);
+}
+
+/* What QEMU saves with KVM_GET_XSAVE2 is KVM_GET_XSAVE's image. */
+TEST(xsave2_is_xsave)
+{
+	struct kvm_xsave *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+
+	vm = vm_create_with_one_vcpu(&vcpu, guest_read_fpu);
+	ASSERT_EQ(0, ioctl(vcpu->fd, KVM_GET_XSAVE, a));
+	ASSERT_EQ(0, ioctl(vcpu->fd, KVM_GET_XSAVE2, b));
+	ASSERT_EQ(0, memcmp(a, b, sizeof(*a)));
+	ASSERT_EQ(-1, ioctl(vcpu->fd, KVM_GET_XSAVE2, (void *)8));
+	ASSERT_EQ(EFAULT, errno);
+	kvm_vm_free(vm);
+	free(a);
+	free(b);
 }
 
 TEST_HARNESS_MAIN
