@@ -157,19 +157,22 @@ demo:*)
 	load_set "$set" && run_bin "$set" demo
 	;;
 bench)
-	# exit round trips, dirty logging, then the boot benchmark
-	# (vmm_qemu_test in bench mode), on xkvm and then on stock KVM
+	# exit round trips, dirty logging, then the boot and migration
+	# benchmarks (vmm_qemu_test and vmm_migrate_test in bench mode), on
+	# xkvm and then on stock KVM
 	export XKVM_VMM_BENCH=1
 	if load_set xkvm; then
 		run_bin xkvm exit_bench
 		run_bin xkvm dirty_bench
 		[ -x "$H/tests/vmm_qemu_test" ] && run_bin xkvm vmm_qemu_test
+		[ -x "$H/tests/vmm_migrate_test" ] && run_bin xkvm vmm_migrate_test
 		unload_set xkvm
 	fi
 	if load_set reference; then
 		run_bin reference exit_bench
 		run_bin reference dirty_bench
 		[ -x "$H/tests/vmm_qemu_test" ] && run_bin reference vmm_qemu_test
+		[ -x "$H/tests/vmm_migrate_test" ] && run_bin reference vmm_migrate_test
 	fi
 	;;
 *)

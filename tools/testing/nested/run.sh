@@ -1024,6 +1024,9 @@ run_bench()
 		echo "-- boot benchmark on $set"
 		block "$boot_log" "$set" vmm_qemu_test | grep -v '^stat \|^kvm_stat ' |
 			sed 's/^@@XH //;s/^/   /' | tail -n 8
+		echo "-- migration benchmark on $set"
+		block "$boot_log" "$set" vmm_migrate_test | sed 's/^@@XH //;s/^/   /' |
+			grep -v '^   #' | tail -n 6
 	done
 	# Guest time counts instructions in bench mode: a TSC tick is
 	# ips / (tsc_khz * 1000) emulated instructions, a second of guest
@@ -1039,6 +1042,10 @@ run_bench()
 	}
 	set != "" && $1 == "bench-boot" { boot[set] = $2 }
 	set != "" && $1 == "bench-l2-uptime" { l2up[set] = $2 }
+	set != "" && $1 == "bench-migrate" && NF == 6 {
+		if (!($2 in mseen)) { mseen[$2] = 1; mnames[++nm] = $2 }
+		mtot[set, $2] = $4; mdown[set, $2] = $6
+	}
 	set != "" && $1 == "stat" && $2 == "vcpu0" {
 		if (!(($3) in sseen)) { sseen[$3] = 1; snames[++ns] = $3 }
 		st[set, $3] = $4
@@ -1071,6 +1078,19 @@ run_bench()
 			x = insns("xkvm", names[i]); r = insns("reference", names[i])
 			if (x == "" || r == "" || r == 0) bad = 1
 			row(names[i], x, r)
+		}
+		if (nm) {
+			printf "\n%s: QEMU live migration of a 64 MiB memory-checking guest (kernel-irqchip=off,\n", machine
+			printf "1 vCPU, on both): QEMU'"'"'s total time and downtime in emulated instructions (ms x %s / 1000)\n", ips
+			printf "%-24s %16s %16s %10s\n", "migration", "xkvm", "KVM", "xkvm/KVM"
+		}
+		for (i = 1; i <= nm; i++) {
+			x = mtot["xkvm", mnames[i]]; r = mtot["reference", mnames[i]]
+			row("migrate_" mnames[i] "_total", x == "" ? "" : sprintf("%.0f", x * ips / 1000),
+			    r == "" ? "" : sprintf("%.0f", r * ips / 1000))
+			x = mdown["xkvm", mnames[i]]; r = mdown["reference", mnames[i]]
+			row("migrate_" mnames[i] "_downtime", x == "" ? "" : sprintf("%.0f", x * ips / 1000),
+			    r == "" ? "" : sprintf("%.0f", r * ips / 1000))
 		}
 		if (boot["xkvm"] == "" && boot["reference"] == "")
 			exit bad

@@ -52,7 +52,7 @@
 #define DATA_SLOT	1
 #define DATA_GPA	0x40000000ULL
 #define PAGE		4096ULL
-#define SLOT_MB		256ULL
+#define SLOT_MB		128ULL
 #define GIB		(1ULL << 30)
 #define RING_ENTRIES	65536ULL	/* KVM's largest ring */
 #define GOLDEN		0x9e3779b97f4a7c15ULL
