@@ -570,17 +570,6 @@ static void free_state(struct vm_state *st)
 
 /* ---- guest side: vm_to_vm ---- */
 
-struct pvti {
-	uint32_t version;
-	uint32_t pad0;
-	uint64_t tsc_timestamp;
-	uint64_t system_time;
-	uint32_t tsc_to_system_mul;
-	int8_t tsc_shift;
-	uint8_t flags;
-	uint8_t pad[2];
-} __attribute__((packed));
-
 static struct pvti guest_pvti __attribute__((aligned(64)));
 static uint64_t guest_xcr0;		/* host: what XCR0 to use */
 static bool guest_rdtscp;		/* host: TSC_AUX is there */
@@ -613,26 +602,6 @@ static void count_irq(struct ex_regs *regs)
 	vec_count[regs->vector]++;
 	if (regs->vector >= 0x20)
 		xapic_write(APIC_EOI, 0);
-}
-
-static uint64_t pvclock_read(void)
-{
-	uint32_t v;
-	uint64_t t, d;
-
-	do {
-		v = __atomic_load_n(&guest_pvti.version, __ATOMIC_ACQUIRE);
-		d = rdtsc() - guest_pvti.tsc_timestamp;
-		if (guest_pvti.tsc_shift >= 0)
-			d <<= guest_pvti.tsc_shift;
-		else
-			d >>= -guest_pvti.tsc_shift;
-		t = guest_pvti.system_time +
-		    (uint64_t)(((unsigned __int128)d *
-				guest_pvti.tsc_to_system_mul) >> 32);
-	} while ((v & 1) ||
-		 v != __atomic_load_n(&guest_pvti.version, __ATOMIC_ACQUIRE));
-	return t;
 }
 
 static void xsave_to(uint8_t *buf)
@@ -718,11 +687,11 @@ static void guest_vm_to_vm(void)
 
 	load_fpu();
 	xsave_to(xs_a);
-	t_a = pvclock_read();
+	t_a = pvclock_read(&guest_pvti, NULL, NULL);
 	GUEST_SYNC_ARGS(1, t_a, 0, 0);
 
 	/* ---- on B from here ---- */
-	t_b = pvclock_read();
+	t_b = pvclock_read(&guest_pvti, NULL, NULL);
 	xsave_to(xs_b);
 	for (k = 0; k < 416; k++)
 		GUEST_ASSERT_EQ(xs_a[k], xs_b[k]);
@@ -755,7 +724,7 @@ static void guest_vm_to_vm(void)
 		__asm__ __volatile__("sti; hlt; cli" : : : "memory");
 	}
 	GUEST_SYNC_ARGS(2, vec_count[V_TIMER], vec_count[V_PIT], i);
-	GUEST_ASSERT(pvclock_read() > t_b);
+	GUEST_ASSERT(pvclock_read(&guest_pvti, NULL, NULL) > t_b);
 }
 
 static void watchdog(int sig)

@@ -213,4 +213,45 @@ static inline void write_cr4(uint64_t val)
 	__asm__ __volatile__("mov %0, %%cr4" : : "r"(val) : "memory");
 }
 
+/* The pvclock ABI (the kernel's asm/pvclock-abi.h is not exported). */
+struct pvti {
+	uint32_t version;
+	uint32_t pad0;
+	uint64_t tsc_timestamp;
+	uint64_t system_time;
+	uint32_t tsc_to_system_mul;
+	int8_t tsc_shift;
+	uint8_t flags;
+	uint8_t pad[2];
+} __attribute__((packed));
+
+/* The pvclock protocol: retry while the version is odd or changed. */
+static inline uint64_t pvclock_read(volatile struct pvti *p,
+					   uint8_t *flags, uint32_t *version)
+{
+	uint64_t delta, t;
+	uint32_t v;
+	uint8_t f;
+
+	do {
+		v = p->version;
+		__asm__ __volatile__("" ::: "memory");
+		delta = rdtsc() - p->tsc_timestamp;
+		if (p->tsc_shift < 0)
+			delta >>= -p->tsc_shift;
+		else
+			delta <<= p->tsc_shift;
+		t = p->system_time +
+		    (uint64_t)(((unsigned __int128)delta *
+				p->tsc_to_system_mul) >> 32);
+		f = p->flags;
+		__asm__ __volatile__("" ::: "memory");
+	} while ((v & 1) || v != p->version);
+	if (flags)
+		*flags = f;
+	if (version)
+		*version = v;
+	return t;
+}
+
 #endif /* XKVM_SELFTEST_X86_UTIL_H */
