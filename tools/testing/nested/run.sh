@@ -35,7 +35,8 @@
 #   -h, --help         this text
 # Environment (same meaning, for make targets and CI):
 #   NESTED_MODE, NESTED_KERNELS, NESTED_MACHINE (both space separated), NESTED_NO_DEPS=1,
-#   NESTED_BOOT_TIMEOUT (seconds per boot, default 600; 3600 with the debug kernel),
+#   NESTED_BOOT_TIMEOUT (seconds per boot, default 600; 3600 with the debug
+#   kernel and for --bench),
 #   NESTED_TEST_TIMEOUT (seconds per test binary, default 300; 900 with the debug kernel),
 #   NESTED_SMP (default 2), NESTED_MEM (default 1G),
 #   NESTED_TCG_THREAD (single | multi, default single: multi-threaded TCG
@@ -107,6 +108,9 @@ done
 if [ "$action" = bench ]; then
 	[ -n "${NESTED_VMM:-}" ] || vmm_test=all
 	export NESTED_MEM=${NESTED_MEM:-1G}
+	# guest time counts instructions: both hypervisors' exit, dirty-log,
+	# boot and migration runs take most of an hour of wall time in TCG
+	boot_timeout=${NESTED_BOOT_TIMEOUT:-3600}
 fi
 
 mode_given=${mode:+1}
