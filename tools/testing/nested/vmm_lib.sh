@@ -10,8 +10,8 @@
 # and never decides the test plan.
 #
 # Environment: the harness' env file (XKVM_CORE_MODULE, XKVM_VENDOR_MODULE,
-# XKVM_9P_MODULES); /harness/<set>/{modules,params,unload} as guest-init.sh
-# reads them.
+# XKVM_9P_MODULES); /harness/<set>/{modules,params,vendor_params,unload}
+# as guest-init.sh reads them.
 
 H=${H:-/harness}
 
@@ -59,8 +59,20 @@ xkvm_load_devkvm()
 	# shellcheck disable=SC2046 # the parameters are words
 	insmod "$d/xkvm.ko" devkvm=1 $(cat "$d/params" 2>/dev/null) || return 1
 	for m in $(cat "$d/modules"); do
-		[ "$m" = xkvm.ko ] || insmod "$d/$m" || return 1
+		[ "$m" = xkvm.ko ] && continue
+		# shellcheck disable=SC2046 # the vendor module's parameters
+		insmod "$d/$m" $(vendor_params xkvm "$m") || return 1
 	done
+}
+
+# vendor_params SET FILE: NESTED_VENDOR_PARAMS if FILE is SET's vendor
+# module, as guest-init.sh loads it.
+vendor_params()
+{
+	case "$2" in
+	*-intel.ko|*-amd.ko|*_intel.ko|*_amd.ko)
+		cat "$H/$1/vendor_params" 2>/dev/null ;;
+	esac
 }
 
 reload_with_devkvm()
@@ -78,7 +90,8 @@ stock_load()
 	for m in $(cat "$H/reference/modules"); do
 		n=$(echo "${m%.ko}" | tr - _)
 		[ -d "/sys/module/$n" ] && continue
-		insmod "$H/reference/$m" || return 1
+		# shellcheck disable=SC2046
+		insmod "$H/reference/$m" $(vendor_params reference "$m") || return 1
 	done
 }
 
