@@ -143,16 +143,16 @@ void xkvm_dirty_log_slot_commit(struct xkvm *vm, struct xkvm_memslot *old,
 	    (vm->manual_dirty_log_protect & KVM_DIRTY_LOG_INITIALLY_SET))
 		return;
 	spin_lock(&vm->mmu_lock);
-	if (xkvm_arch_write_protect_gfn_range(vm, new->base_gfn,
-					      new->base_gfn + new->npages)) {
-		xkvm_make_all_vcpus_request(vm, XKVM_REQ_TLB_FLUSH);
-		xkvm_arch_remote_tlb_flushed(vm);
-	}
+	xkvm_dirty_log_flush(vm, xkvm_arch_write_protect_gfn_range(vm,
+				new->base_gfn, new->base_gfn + new->npages));
 	spin_unlock(&vm->mmu_lock);
 }
 
-/* Protect the pages of @mask, the word of the log at page @offset. */
-static bool xkvm_dirty_protect_mask(struct xkvm *vm,
+/*
+ * Protect the pages of @mask, the word of the log at page @offset of
+ * @slot (bitmap and ring alike).  mmu_lock held; true: flush owed.
+ */
+bool xkvm_dirty_protect_mask(struct xkvm *vm,
 				    const struct xkvm_memslot *slot,
 				    unsigned long offset, unsigned long mask)
 {
@@ -177,7 +177,8 @@ static struct xkvm_memslot *xkvm_dirty_log_slot(struct xkvm *vm, u32 id)
 	return slot && slot->dirty_bitmap ? slot : ERR_PTR(-ENOENT);
 }
 
-static void xkvm_dirty_log_flush(struct xkvm *vm, bool flush)
+/* Flush every vCPU if protecting pages asked for it; mmu_lock held. */
+void xkvm_dirty_log_flush(struct xkvm *vm, bool flush)
 {
 	if (!flush)
 		return;

@@ -146,9 +146,7 @@ static bool xkvm_dirty_ring_protect(struct xkvm *vm, u32 slot_id, u64 offset,
 				    u64 mask)
 {
 	struct xkvm_memslot *slot;
-	bool flush = false;
-	unsigned long bit;
-	u64 m = mask;
+	bool flush;
 
 	if (!mask || (slot_id >> 16) || (u16)slot_id >= XKVM_MAX_MEMSLOTS)
 		return false;
@@ -157,10 +155,7 @@ static bool xkvm_dirty_ring_protect(struct xkvm *vm, u32 slot_id, u64 offset,
 	    offset + __fls(mask) >= slot->npages)
 		return false;
 	spin_lock(&vm->mmu_lock);
-	for_each_set_bit(bit, (unsigned long *)&m, 64)
-		flush |= xkvm_arch_write_protect_gfn_range(vm,
-				slot->base_gfn + offset + bit,
-				slot->base_gfn + offset + bit + 1);
+	flush = xkvm_dirty_protect_mask(vm, slot, offset, mask);
 	spin_unlock(&vm->mmu_lock);
 	return flush;
 }
@@ -222,10 +217,9 @@ int xkvm_dirty_rings_reset(struct xkvm *vm)
 	mutex_lock(&vm->slots_lock);
 	xkvm_for_each_vcpu(i, vcpu, vm)
 		count += xkvm_dirty_ring_reset_one(vcpu, &flush);
-	if (flush) {
-		xkvm_make_all_vcpus_request(vm, XKVM_REQ_TLB_FLUSH);
-		xkvm_arch_remote_tlb_flushed(vm);
-	}
+	spin_lock(&vm->mmu_lock);
+	xkvm_dirty_log_flush(vm, flush);
+	spin_unlock(&vm->mmu_lock);
 	mutex_unlock(&vm->slots_lock);
 	return count;
 }

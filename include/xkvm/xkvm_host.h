@@ -291,6 +291,9 @@ void xkvm_mark_page_dirty_in_slot(struct xkvm_vcpu *vcpu,
 				  const struct xkvm_memslot *slot,
 				  xkvm_gfn_t gfn);
 void xkvm_vcpu_mark_gfn_dirty(struct xkvm_vcpu *vcpu, xkvm_gfn_t gfn);
+bool xkvm_dirty_protect_mask(struct xkvm *vm, const struct xkvm_memslot *slot,
+			     unsigned long offset, unsigned long mask);
+void xkvm_dirty_log_flush(struct xkvm *vm, bool flush);
 int xkvm_dirty_log_slot_prepare(struct xkvm *vm, struct xkvm_memslot *old,
 				struct xkvm_memslot *new);
 void xkvm_dirty_log_slot_abort(struct xkvm_memslot *old,
