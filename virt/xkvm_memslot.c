@@ -304,6 +304,7 @@ int xkvm_read_guest(struct xkvm *vm, xkvm_gpa_t gpa, void *data,
 {
 	return xkvm_guest_copy(vm, NULL, gpa, data, len);
 }
+EXPORT_SYMBOL_GPL(xkvm_read_guest);
 
 /*
  * Guest memory is written by the kernel only for a vCPU, in its thread:

@@ -468,12 +468,41 @@ void vmx_state_get(struct xkvm_vcpu *vcpu, u32 which)
 	vmx_vmcs_end();
 }
 
+/*
+ * PAE paging (CR0.PG, CR4.PAE, not IA-32e mode): with EPT the CPU takes
+ * the four PDPTEs from the VMCS at entry, and loads them from memory
+ * itself only when the guest writes CR3, CR0 or CR4 without an exit.
+ * Paging controls set from outside the guest (an emulated CR write,
+ * KVM_SET_SREGS on a migration destination) load them here, as a MOV to
+ * CR3 would: from the 32-byte table at CR3 (not present if it is not in
+ * guest RAM).  Returns true if @pdpte is to be written.
+ */
+static bool vmx_load_pdptes(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx,
+			    const struct xkvm_x86_state *st, u64 *pdpte)
+{
+	if (!(st->cr0 & X86_CR0_PG) || !(st->cr4 & X86_CR4_PAE) ||
+	    (st->efer & EFER_LMA))
+		return false;
+	if (st->cr0 == vmx->cr0 && st->cr3 == vmx->cr3 &&
+	    st->cr4 == vmx->cr4 && st->efer == vmx->efer)
+		return false;	/* the guest's own PDPTEs stay */
+	if (xkvm_read_guest(vcpu->vm, st->cr3 & GENMASK_ULL(31, 5), pdpte,
+			    4 * sizeof(*pdpte)))
+		memset(pdpte, 0, 4 * sizeof(*pdpte));
+	return true;
+}
+
 void vmx_state_set(struct xkvm_vcpu *vcpu, u32 which)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 	const struct xkvm_x86_state *st = &vcpu->arch.state;
+	bool pdptes = false;
+	u64 pdpte[4];
 	int i;
 
+	/* guest memory is read before the VMCS is made current (may sleep) */
+	if (which & XKVM_STATE_CRS)
+		pdptes = vmx_load_pdptes(vcpu, vmx, st, pdpte);
 	if (which & XKVM_STATE_CRS) {
 		vmx->cr0 = st->cr0;
 		vmx->cr2 = st->cr2;
@@ -493,6 +522,8 @@ void vmx_state_set(struct xkvm_vcpu *vcpu, u32 which)
 	}
 	if (which & XKVM_STATE_CRS)
 		vmx_write_crs(vmx);
+	for (i = 0; pdptes && i < 4; i++)
+		vmcs_write(VMCS_GUEST_PDPTE0 + 2 * i, pdpte[i]);
 	vmx_vmcs_end();
 }
 
