@@ -120,6 +120,9 @@ static int xkvm_cpuid_basic(struct xkvm_cpuid_table *t)
 		return -E2BIG;
 	e->eax = 0;
 	e->ebx &= LEAF7_EBX;
+	/* INVPCID runs without an exit: the shadow MMU would miss it */
+	if (xkvm_x86_shadow_mmu())
+		e->ebx &= ~BIT(10);
 	if (!(xcr0 & XFEATURE_MASK_AVX512))
 		e->ebx &= ~(BIT(16) | BIT(17) | BIT(21) | BIT(28) | BIT(30) |
 			    BIT(31));

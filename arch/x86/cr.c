@@ -58,6 +58,9 @@ u64 xkvm_x86_cr4_reserved(struct xkvm_vcpu *vcpu)
 		    boot_cpu_has(xkvm_cr4_features[i].feature))
 			valid |= xkvm_cr4_features[i].cr4;
 	}
+	/* the shadow MMU builds 4-level tables only */
+	if (xkvm_x86_shadow_mmu())
+		valid &= ~(u64)X86_CR4_LA57;
 	return ~valid;
 }
 

@@ -9,13 +9,14 @@
  * The tables list exactly the instructions that can touch memory the
  * emulator serves (MMIO, string port I/O): MOV forms, MOVZX/MOVSX, the ALU
  * operations, TEST, INC/DEC/NOT/NEG, XCHG, XADD, CMPXCHG, BT*, PUSH/POP
- * with a memory operand and the string instructions.  Anything else is
+ * with a memory operand, the string instructions, and INVLPG (whose exit
+ * says nothing of its operand without decode assists).  Anything else is
  * EMU_FAIL.  Pure computation on struct xkvm_emu; no guest access.
  */
 #include "emulate.h"
 
 enum emu_group { GRP_ALU, GRP_POP, GRP_MOV, GRP_UNARY, GRP_INCDEC, GRP_FF,
-		 GRP_BT, NR_GRP };
+		 GRP_BT, GRP_0F01, NR_GRP };
 
 /* ALU forms: memory <- register, register <- memory; byte or full size */
 #define ALU_M8(op)	{ OP_MODRM | OP_BYTE, op, emu_exec_alu }
@@ -81,6 +82,7 @@ static const struct emu_opcode emu_onebyte[256] = {
 };
 
 static const struct emu_opcode emu_twobyte[256] = {
+	[0x01] = GROUP(0, GRP_0F01),
 	[0xa3] = { OP_MODRM, BIT_TEST, emu_exec_bt },
 	[0xab] = { OP_MODRM, BIT_SET, emu_exec_bt },
 	[0xb0] = { OP_MODRM | OP_BYTE, 0, emu_exec_cmpxchg },
@@ -120,6 +122,8 @@ static const struct emu_opcode emu_groups[NR_GRP][8] = {
 		[1] = { 0, ALU_DEC, emu_exec_unary },
 		[6] = { OP_STACK | OP_TWOMEM, 0, emu_exec_push },
 	},
+	/* INVLPG, for the shadow MMU on CPUs that do not decode it */
+	[GRP_0F01] = { [7] = { 0, 0, emu_exec_invlpg } },
 	[GRP_BT] = {
 		[4] = { 0, BIT_TEST, emu_exec_bt },
 		[5] = { 0, BIT_SET, emu_exec_bt },

@@ -16,6 +16,7 @@
  */
 #include <linux/mm.h>
 #include <asm/processor-flags.h>
+#include <asm/trapnr.h>
 
 #include "emulate.h"
 
@@ -619,5 +620,31 @@ int emu_ins_store(struct xkvm_emu *e, const u8 *data, u32 count)
 		return r;
 	emu_advance(e, XKVM_REG_RDI, size, count);
 	emu_rep_done(e, count, false);
+	return EMU_OK;
+}
+
+/*
+ * INVLPG m (0F 01 /7 with a memory operand): #GP(0) outside CPL 0;
+ * otherwise the shadow MMU drops the page's translation.  No memory is
+ * accessed and no segment check is made; a non-canonical address in
+ * 64-bit mode invalidates nothing.
+ */
+int emu_exec_invlpg(struct xkvm_emu *e)
+{
+	const struct kvm_segment *s = &e->vcpu->arch.state.segs[e->in.seg];
+	u64 la;
+
+	if ((e->in.modrm >> 6) == 3)
+		return EMU_FAIL;	/* SWAPGS, RDTSCP: not served here */
+	if (e->cpl)
+		return emu_fault(e, X86_TRAP_GP, 0);
+	if (e->long64) {
+		la = e->ea;
+		if (e->in.seg == XKVM_SEG_FS || e->in.seg == XKVM_SEG_GS)
+			la += s->base;
+	} else {
+		la = (u32)(s->base + e->ea);
+	}
+	xkvm_shadow_invlpg(e->vcpu, la);
 	return EMU_OK;
 }

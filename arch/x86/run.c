@@ -359,6 +359,9 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 		return r;
 	}
 	xkvm_x86_irqchip_prepare(vcpu);
+	r = xkvm_shadow_prepare(vcpu);
+	if (r)
+		return r;
 
 	preempt_disable();
 	local_irq_disable();
@@ -379,8 +382,9 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 		return 1;	/* handled at the top of the next round */
 	}
 
-	flush = vcpu->arch.tlb_flush_pending;
+	flush = vcpu->arch.tlb_flush_pending || vcpu->arch.tlb_flush_hw;
 	vcpu->arch.tlb_flush_pending = false;
+	vcpu->arch.tlb_flush_hw = false;
 	vcpu->arch.stat[XKVM_STAT_tlb_flush] += flush;
 	vcpu->arch.has_run = true;
 	xkvm_x86_inject_events(vcpu);

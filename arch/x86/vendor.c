@@ -19,7 +19,7 @@ int xkvm_x86_vendor_register(const struct xkvm_x86_ops *ops)
 {
 	int r;
 
-	if (!ops->tdp || !ops->vcpu_create || !ops->vcpu_free ||
+	if (!ops->vcpu_create || !ops->vcpu_free ||
 	    !ops->state_get || !ops->state_set || !ops->get_msr ||
 	    !ops->set_msr || !ops->enter_guest || !ops->handle_exit ||
 	    !ops->get_interrupt_shadow || !ops->set_interrupt_shadow ||

@@ -47,6 +47,9 @@ struct xkvm_vcpu;
 	S(pf_fixed, CUMULATIVE)		/* ... that mapped a page */	\
 	S(pf_emulate, CUMULATIVE)	/* ... emulated as MMIO */	\
 	S(pf_spurious, CUMULATIVE)	/* ... found nothing to do */	\
+	S(pf_guest, CUMULATIVE)		/* shadow: #PF given to the guest */ \
+	S(invlpg, CUMULATIVE)		/* shadow: INVLPG */		\
+	S(shadow_resets, CUMULATIVE)	/* shadow: a vCPU's tree dropped */ \
 	S(tlb_flush, CUMULATIVE)	/* guest TLB flushes */		\
 	S(l1d_flush, CUMULATIVE)					\
 	S(irq_injections, CUMULATIVE)					\
@@ -320,6 +323,8 @@ struct xkvm_vcpu_arch {
 	bool injected_valid;			/* (own) */
 	bool request_irq_window;		/* (own) kvm_run's, read at KVM_RUN */
 	bool tlb_flush_pending;			/* (own) XKVM_REQ_TLB_FLUSH taken */
+	bool tlb_flush_hw;			/* (own) flush the TLB tag only:
+						 * the shadow tree stays */
 	struct xkvm_kvmclock clock;		/* (own) */
 	u32 pkru, host_pkru;			/* (own) guest PKRU; the VMM's */
 	bool l1d_flush;				/* (own) L1D may hold host data */
@@ -334,6 +339,11 @@ struct xkvm_vcpu_arch {
 	struct xkvm_x86_pending_io pending;	/* (own) */
 
 	struct xkvm_x86_page_cache tdp_cache;	/* (own) */
+	/* shadow MMU (mmu/shadow.c): changed under mmu_lock */
+	u64 *shadow_root;		/* root table, kernel virtual, or NULL */
+	int shadow_levels;		/* 4, or 3: PAE (root below 4 GiB) */
+	unsigned long shadow_tables;	/* table pages below the root */
+	bool shadow_1g_leaves;		/* leaves of a guest 1 GiB page may exist */
 
 	bool has_run;			/* (own) KVM_RUN was called */
 	struct kvm_cpuid_entry2 *cpuid;	/* (own) KVM_SET_CPUID2 table */

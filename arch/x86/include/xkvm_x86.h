@@ -40,11 +40,13 @@ struct xkvm_tdp_format {
 #define XKVM_FAULT_FETCH	BIT(1)
 #define XKVM_FAULT_PRESENT	BIT(2)	/* the entry was present */
 #define XKVM_FAULT_IN_WALK	BIT(3)	/* while walking the guest's page tables */
+#define XKVM_FAULT_USER		BIT(4)	/* a user-mode access (guest walks) */
 
 struct xkvm_x86_ops {
 	const char *name;
 	struct module *owner;
-	const struct xkvm_tdp_format *tdp;		/* mandatory */
+	/* second-level entry format; NULL: guests run on the shadow MMU */
+	const struct xkvm_tdp_format *tdp;
 	/* entries of a hardware dirty log (PML) drained per exit; 0: none */
 	u32 cpu_dirty_log_size;
 
@@ -104,6 +106,12 @@ struct xkvm_x86_ops {
 };
 
 extern const struct xkvm_x86_ops *xkvm_x86_ops;
+
+/* Does the vendor run guests on shadow page tables (no tdp format)? */
+static inline bool xkvm_x86_shadow_mmu(void)
+{
+	return !xkvm_x86_ops->tdp;
+}
 
 /* Count one event of statistic XKVM_STAT_@name (stats.c); vCPU thread. */
 #define xkvm_x86_stat_inc(vcpu, name)	((vcpu)->arch.stat[XKVM_STAT_##name]++)
@@ -248,6 +256,19 @@ void xkvm_x86_write_reg(struct xkvm_vcpu *vcpu, int reg, bool high8,
 			int size, u64 val);
 
 /* Guest page walk (arch/x86/mmu/guest_walk.c). */
+struct xkvm_x86_translation {
+	xkvm_gpa_t gpa;
+	bool writable;		/* every level allows writes */
+	bool user;		/* every level allows user accesses */
+	bool nx;		/* some level forbids instruction fetches */
+	bool dirty;		/* the leaf's dirty bit is set (now) */
+	bool wp;		/* CR0.WP: supervisor writes obey @writable */
+	u8 pkey;		/* protection key of the leaf (IA-32e paging) */
+	u8 page_shift;		/* size of the guest's page: 12, 21, 22, 30 */
+	u32 error;		/* the #PF error code when the walk faults */
+};
+int xkvm_x86_walk_gva(struct xkvm_vcpu *vcpu, u64 gva, u32 access,
+		      struct xkvm_x86_translation *t);
 int xkvm_x86_gva_to_gpa(struct xkvm_vcpu *vcpu, u64 gva, u32 access,
 			xkvm_gpa_t *gpa, u32 *pf_error);
 int xkvm_x86_fetch_insn(struct xkvm_vcpu *vcpu, u8 *buf, int len);
@@ -257,6 +278,21 @@ int xkvm_tdp_init(struct xkvm *vm);
 void xkvm_tdp_destroy(struct xkvm *vm);
 void xkvm_tdp_vcpu_free(struct xkvm_vcpu *vcpu);
 phys_addr_t xkvm_tdp_root_pa(struct xkvm *vm);
+
+/* What the two MMUs share (arch/x86/mmu/fault_core.c). */
+int xkvm_mmu_cache_fill(struct xkvm_x86_page_cache *c);
+struct page *xkvm_mmu_host_page(unsigned long hva, bool write_fault,
+				bool writable_slot, bool *writable);
+
+/* The shadow MMU (arch/x86/mmu/shadow.c). */
+void xkvm_shadow_hw_regs(u64 *cr0, u64 *cr4, u64 *efer);
+phys_addr_t xkvm_shadow_root_pa(struct xkvm_vcpu *vcpu);
+int xkvm_shadow_prepare(struct xkvm_vcpu *vcpu);
+void xkvm_shadow_vcpu_free(struct xkvm_vcpu *vcpu);
+xkvm_gfn_t xkvm_shadow_zap_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
+				     xkvm_gfn_t end, struct xkvm_zap_batch *b);
+int xkvm_x86_exit_shadow_pf(struct xkvm_vcpu *vcpu, u64 gva, u32 error);
+void xkvm_shadow_invlpg(struct xkvm_vcpu *vcpu, u64 gva);
 
 /* World-switch mitigations (arch/x86/speculation.c). */
 void xkvm_x86_spec_enter(struct xkvm_vcpu *vcpu);

@@ -51,7 +51,6 @@ static void xkvm_walk_mode(struct xkvm_vcpu *vcpu, struct xkvm_walk_mode *m)
 {
 	const struct xkvm_x86_state *st = &vcpu->arch.state;
 
-	m->user = xkvm_x86_cpl(vcpu) == 3;
 	m->nx = st->efer & EFER_NX;
 	m->pse = st->cr4 & X86_CR4_PSE;
 	m->wp = st->cr0 & X86_CR0_WP;
@@ -107,9 +106,14 @@ static bool xkvm_walk_rsvd(const struct xkvm_walk_mode *m, u64 pte,
 	}
 	if (!m->nx)
 		rsvd |= PTE_NX;
-	if (m->levels == 3 && level == 3)	/* PAE PDPTE */
-		return pte & (rsvd | PTE_NX | GENMASK_ULL(8, 5) |
-			      GENMASK_ULL(2, 1));
+	/*
+	 * PAE PDPTE.  Bits 8:5 are not checked here: a CPU checks them when
+	 * it loads the PDPTEs (MOV to CR3), and some (QEMU's TCG) set the
+	 * accessed bit in them as they walk, which must not make every
+	 * later walk fault.
+	 */
+	if (m->levels == 3 && level == 3)
+		return pte & (rsvd | PTE_NX | GENMASK_ULL(2, 1));
 	if (level >= 4)
 		rsvd |= PTE_PS;
 	else if (xkvm_walk_large(m, pte, level))
@@ -284,19 +288,25 @@ static u32 xkvm_walk_error(const struct xkvm_walk_mode *m,
 }
 
 /*
- * Translate @gva for @access (XKVM_FAULT_WRITE/FETCH) at the vCPU's CPL.
- * 0: *gpa set.  -ENOENT: a #PF with error code *pf_error.
+ * Translate @gva for @access (XKVM_FAULT_WRITE/FETCH, and XKVM_FAULT_USER
+ * for a user-mode access: an implicit supervisor access at CPL 3, such as
+ * an IDT read, is not one).  0: @t describes the translation.  -ENOENT: a
+ * #PF with error code t->error.
  */
-int xkvm_x86_gva_to_gpa(struct xkvm_vcpu *vcpu, u64 gva, u32 access,
-			xkvm_gpa_t *gpa, u32 *pf_error)
+int xkvm_x86_walk_gva(struct xkvm_vcpu *vcpu, u64 gva, u32 access,
+		      struct xkvm_x86_translation *t)
 {
 	struct xkvm_walk_mode m;
 	struct xkvm_walk w;
 	int r, tries;
 
 	xkvm_walk_mode(vcpu, &m);
+	m.user = access & XKVM_FAULT_USER;
+	memset(t, 0, sizeof(*t));
 	if (!m.levels) {
-		*gpa = (u32)gva;
+		t->gpa = (u32)gva;
+		t->writable = t->user = t->dirty = true;
+		t->page_shift = PAGE_SHIFT;
 		return 0;
 	}
 	if (m.pte_size == 4)
@@ -309,14 +319,40 @@ int xkvm_x86_gva_to_gpa(struct xkvm_vcpu *vcpu, u64 gva, u32 access,
 			r = -ENOENT;
 		}
 		if (r) {
-			*pf_error = xkvm_walk_error(&m, &w, access);
+			t->error = xkvm_walk_error(&m, &w, access);
 			return r;
 		}
 		if (!xkvm_walk_set_ad(vcpu, &m, &w, access))
 			break;
 	}
-	*gpa = xkvm_walk_gpa(&m, &w, gva);
+	t->gpa = xkvm_walk_gpa(&m, &w, gva);
+	t->writable = w.writable;
+	t->user = w.usr;
+	t->nx = w.nx;
+	t->dirty = (w.pte[w.nr - 1] & PTE_D) || (access & XKVM_FAULT_WRITE);
+	t->wp = m.wp;
+	t->page_shift = xkvm_walk_shift(&m, w.level);
+	/* protection keys exist in IA-32e paging only */
+	if (m.levels >= 4)
+		t->pkey = (w.pte[w.nr - 1] >> 59) & 0xf;
 	return 0;
+}
+
+/* Translate @gva for @access (XKVM_FAULT_WRITE/FETCH) at the vCPU's CPL. */
+int xkvm_x86_gva_to_gpa(struct xkvm_vcpu *vcpu, u64 gva, u32 access,
+			xkvm_gpa_t *gpa, u32 *pf_error)
+{
+	struct xkvm_x86_translation t;
+	int r;
+
+	if (xkvm_x86_cpl(vcpu) == 3)
+		access |= XKVM_FAULT_USER;
+	r = xkvm_x86_walk_gva(vcpu, gva, access, &t);
+	if (r)
+		*pf_error = t.error;
+	else
+		*gpa = t.gpa;
+	return r;
 }
 
 /* Read up to @len instruction bytes at CS:RIP; returns the count read. */

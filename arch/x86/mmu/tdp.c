@@ -137,6 +137,8 @@ static inline int tdp_index(xkvm_gfn_t gfn, int level)
 
 int xkvm_tdp_init(struct xkvm *vm)
 {
+	if (xkvm_x86_shadow_mmu())
+		return 0;	/* the shadow MMU's tables are per vCPU */
 	vm->arch.tdp_root = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 	return vm->arch.tdp_root ? 0 : -ENOMEM;
 }
@@ -201,6 +203,8 @@ xkvm_gfn_t xkvm_arch_zap_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
 	bool done;
 
 	lockdep_assert_held(&vm->mmu_lock);
+	if (xkvm_x86_shadow_mmu())
+		return xkvm_shadow_zap_gfn_range(vm, start, end, b);
 	end = min(end, TDP_MAX_GFN);
 	if (start >= end)
 		return start;
@@ -262,6 +266,11 @@ bool xkvm_arch_write_protect_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
 				       xkvm_gfn_t end)
 {
 	lockdep_assert_held(&vm->mmu_lock);
+	if (xkvm_x86_shadow_mmu()) {
+		/* shadow leaves are not found by frame: all of them go */
+		xkvm_mmu_zap_gfn_range(vm, start, end, false);
+		return false;
+	}
 	end = min(end, TDP_MAX_GFN);
 	if (start >= end)
 		return false;
@@ -294,29 +303,6 @@ void xkvm_tdp_destroy(struct xkvm *vm)
 	spin_unlock(&vm->mmu_lock);
 	tdp_free_level(vm->arch.tdp_root, TDP_LEVELS);
 	vm->arch.tdp_root = NULL;
-}
-
-/*
- * Table pages for one fault, kept per vCPU between faults and topped up
- * before mmu_lock is taken (the lock is a spinlock: no allocation under it).
- */
-static int tdp_cache_fill(struct xkvm_x86_page_cache *c)
-{
-	while (c->nr < ARRAY_SIZE(c->pages)) {
-		c->pages[c->nr] = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-		if (!c->pages[c->nr])
-			return -ENOMEM;
-		c->nr++;
-	}
-	return 0;
-}
-
-void xkvm_tdp_vcpu_free(struct xkvm_vcpu *vcpu)
-{
-	struct xkvm_x86_page_cache *c = &vcpu->arch.tdp_cache;
-
-	while (c->nr)
-		free_page((unsigned long)c->pages[--c->nr]);
 }
 
 enum tdp_install_result {
@@ -511,27 +497,6 @@ static void tdp_split_for_exec(struct xkvm *vm, xkvm_gfn_t gfn)
 	}
 }
 
-/*
- * The host page behind @hva.  A read fault does not make the host break
- * copy-on-write or allocate a page for it: it maps what the host maps,
- * writable only if the host's own entry already is.
- */
-static struct page *tdp_host_page(unsigned long hva, bool write_fault,
-				  bool writable_slot, bool *writable)
-{
-	struct page *page;
-
-	if (writable_slot && get_user_page_fast_only(hva, FOLL_WRITE, &page)) {
-		*writable = true;
-		return page;
-	}
-	if (get_user_pages_unlocked(hva, 1, &page,
-				    write_fault ? FOLL_WRITE : 0) != 1)
-		return NULL;
-	*writable = write_fault;
-	return page;
-}
-
 static int xkvm_tdp_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
 			xkvm_gfn_t gfn, u32 fault)
 {
@@ -548,13 +513,13 @@ static int xkvm_tdp_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
 
 	if (gfn >= TDP_MAX_GFN)		/* memslots never reach this high */
 		return -EFAULT;
-	if (tdp_cache_fill(cache))
+	if (xkvm_mmu_cache_fill(cache))
 		return -ENOMEM;
 
 	seq = READ_ONCE(vm->mmu_invalidate_seq);
 	smp_rmb();
-	page = tdp_host_page(xkvm_memslot_gfn_to_hva(slot, gfn), write_fault,
-			     !(slot->flags & KVM_MEM_READONLY), &writable);
+	page = xkvm_mmu_host_page(xkvm_memslot_gfn_to_hva(slot, gfn), write_fault,
+				   !(slot->flags & KVM_MEM_READONLY), &writable);
 	if (!page)
 		return -EFAULT;
 	if (logging && !write_fault)

@@ -120,6 +120,7 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_INTERCEPT_IRET		BIT(20)
 #define SVM_INTERCEPT_RSM		BIT(19)
 #define SVM_INTERCEPT_INVD		BIT(22)
+#define SVM_INTERCEPT_INVLPG		BIT(25)
 #define SVM_INTERCEPT_HLT		BIT(24)
 #define SVM_INTERCEPT_INVLPGA		BIT(26)
 #define SVM_INTERCEPT_IOIO		BIT(27)
@@ -165,13 +166,17 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 
 /* exit codes */
 #define SVM_EXIT_READ_CR0		0x000
+#define SVM_EXIT_READ_CR3		0x003
+#define SVM_EXIT_READ_CR4		0x004
 #define SVM_EXIT_WRITE_CR0		0x010
+#define SVM_EXIT_WRITE_CR3		0x013
 #define SVM_EXIT_WRITE_CR4		0x014
 #define SVM_EXIT_WRITE_CR8		0x018
 #define SVM_EXIT_READ_DR0		0x020
 #define SVM_EXIT_WRITE_DR15		0x03f
 #define SVM_EXIT_EXCP_BASE		0x040
 #define SVM_EXIT_EXCP_DB		(SVM_EXIT_EXCP_BASE + 1)
+#define SVM_EXIT_EXCP_PF		(SVM_EXIT_EXCP_BASE + 14)
 #define SVM_EXIT_EXCP_AC		(SVM_EXIT_EXCP_BASE + 17)
 #define SVM_EXIT_EXCP_MC		(SVM_EXIT_EXCP_BASE + 18)
 #define SVM_EXIT_INTR			0x060
@@ -183,6 +188,7 @@ static_assert(sizeof(struct svm_vmcb) == 0x1000);
 #define SVM_EXIT_IRET			0x074
 #define SVM_EXIT_INVD			0x076
 #define SVM_EXIT_HLT			0x078
+#define SVM_EXIT_INVLPG			0x079
 #define SVM_EXIT_INVLPGA		0x07a
 #define SVM_EXIT_IOIO			0x07b
 #define SVM_EXIT_MSR			0x07c
@@ -236,13 +242,22 @@ struct svm_vcpu {
 	u64 asid_generation;
 	u64 cr0_cd_nw;			/* CD/NW kept out of the hardware CR0 */
 	/*
+	 * Shadow MMU: the guest's own control registers; the VMCB's are the
+	 * hardware's, made from these at every entry (svm_shadow_load).
+	 */
+	u64 guest_cr0, guest_cr3, guest_cr4, guest_efer;
+	/*
 	 * RIP at the last exit: the interrupt shadow in int_state belongs to
 	 * the instruction there, and ends once RIP has moved on (an exit
 	 * handler skipped the instruction, or userspace set RIP).
 	 */
 	u64 exit_rip;
 	bool virq_injected;		/* this entry injected through V_IRQ */
+	bool soft_injected;		/* this entry injected a software event */
 };
+
+/* Guests run on shadow page tables (npt=0 or no NPT): svm_main.c. */
+extern bool svm_shadow;
 
 static inline struct svm_vcpu *to_svm(struct xkvm_vcpu *vcpu)
 {
@@ -278,6 +293,7 @@ void svm_vmcb_global_exit(void);
 void svm_vmcb_init(struct xkvm_vcpu *vcpu);
 void svm_state_get(struct xkvm_vcpu *vcpu, u32 which);
 void svm_state_set(struct xkvm_vcpu *vcpu, u32 which);
+void svm_shadow_load(struct xkvm_vcpu *vcpu);
 int svm_get_msr(struct xkvm_vcpu *vcpu, u32 index, u64 *data);
 int svm_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data, bool host);
 

@@ -131,8 +131,9 @@ static int svm_exit_dr(struct xkvm_vcpu *vcpu)
 /*
  * CR4 writes always exit (the core checks them against the guest's
  * CPUID), CR0 reads and writes while the guest's CD/NW are kept out of
- * the hardware.  Decode assists give the register of a MOV CR; anything
- * else (CLTS, LMSW, no decode assists) is decoded from the instruction.
+ * the hardware; with the shadow MMU, every access to CR0, CR3 and CR4.
+ * Decode assists give the register of a MOV CR; anything else (CLTS,
+ * LMSW, no decode assists) is decoded from the instruction.
  */
 static int svm_exit_cr(struct xkvm_vcpu *vcpu)
 {
@@ -195,6 +196,33 @@ static int svm_exit_shutdown(struct xkvm_vcpu *vcpu)
 	return xkvm_x86_exit_shutdown(vcpu);
 }
 
+/* Shadow MMU: a #PF; EXITINFO1 has the error code, EXITINFO2 the address. */
+static int svm_exit_pf(struct xkvm_vcpu *vcpu)
+{
+	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
+
+	xkvm_x86_stat_inc(vcpu, exits_exception);
+	return xkvm_x86_exit_shadow_pf(vcpu, v->exit_info_2,
+				       lower_32_bits(v->exit_info_1));
+}
+
+/*
+ * Shadow MMU: INVLPG.  Decode assists give the address (and NRIP save
+ * the next RIP); otherwise the emulator decodes the operand.
+ */
+static int svm_exit_invlpg(struct xkvm_vcpu *vcpu)
+{
+	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
+
+	if ((svm_features & SVM_FEATURE_DECODE_ASSISTS) &&
+	    (svm_features & SVM_FEATURE_NRIPS)) {
+		xkvm_shadow_invlpg(vcpu, v->exit_info_1);
+		vcpu->arch.rip = v->next_rip;
+		return 1;
+	}
+	return xkvm_x86_emulate_mmio(vcpu, 0, false, NULL, 0);
+}
+
 static int svm_exit_npf(struct xkvm_vcpu *vcpu)
 {
 	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
@@ -218,12 +246,16 @@ static int svm_exit_npf(struct xkvm_vcpu *vcpu)
 
 static const svm_exit_handler svm_exit_handlers[SVM_EXIT_NR] = {
 	[SVM_EXIT_READ_CR0]	= svm_exit_cr,
+	[SVM_EXIT_READ_CR3]	= svm_exit_cr,
+	[SVM_EXIT_READ_CR4]	= svm_exit_cr,
 	[SVM_EXIT_WRITE_CR0]	= svm_exit_cr,
+	[SVM_EXIT_WRITE_CR3]	= svm_exit_cr,
 	[SVM_EXIT_WRITE_CR4]	= svm_exit_cr,
 	[SVM_EXIT_WRITE_CR8]	= svm_exit_cr,
 	[SVM_EXIT_EXCP_DB]	= svm_exit_db,
 	[SVM_EXIT_EXCP_AC]	= svm_exit_ac,
 	[SVM_EXIT_EXCP_MC]	= svm_exit_mc,
+	[SVM_EXIT_EXCP_PF]	= svm_exit_pf,
 	[SVM_EXIT_INTR]		= svm_exit_host_intr,
 	[SVM_EXIT_NMI]		= svm_exit_host_intr,
 	[SVM_EXIT_SMI]		= svm_exit_host_intr,
@@ -233,6 +265,7 @@ static const svm_exit_handler svm_exit_handlers[SVM_EXIT_NR] = {
 	[SVM_EXIT_IRET]		= svm_exit_iret,
 	[SVM_EXIT_INVD]		= svm_exit_insn,
 	[SVM_EXIT_HLT]		= svm_exit_insn,
+	[SVM_EXIT_INVLPG]	= svm_exit_invlpg,
 	[SVM_EXIT_INVLPGA]	= svm_exit_ud,
 	[SVM_EXIT_IOIO]		= svm_exit_ioio,
 	[SVM_EXIT_MSR]		= svm_exit_msr,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * svm_main.c - entry of xkvm-amd.ko: probes AMD-V with nested paging,
- * enables it on every CPU, and registers the AMD-V xkvm_x86_ops with the
+ * svm_main.c - entry of xkvm-amd.ko: probes AMD-V (with nested paging,
+ * or the core's shadow MMU with npt=0 or on a CPU without NPT), enables
+ * it on every CPU, and registers the AMD-V xkvm_x86_ops with the
  * core.  Also owns vCPU creation and the world switch around VMRUN.
  *
  * World switch (interrupts off, preemption off, guest FPU loaded):
@@ -136,6 +137,11 @@ static void svm_inject_event(struct xkvm_vcpu *vcpu,
 		s->virq_injected = true;
 		return;
 	}
+	s->soft_injected = ev->type == XKVM_EVENT_SW_INT ||
+			   ev->type == XKVM_EVENT_SW_EXC ||
+			   ev->type == XKVM_EVENT_PRIV_SW_EXC ||
+			   (ev->type == XKVM_EVENT_HW_EXC &&
+			    (ev->vector == X86_TRAP_BP || ev->vector == X86_TRAP_OF));
 	inj = ev->vector | svm_event_type(ev->type) | SVM_EVTINJ_VALID;
 	if (ev->has_error_code)
 		inj |= SVM_EVTINJ_VALID_ERR | ((u64)ev->error_code << 32);
@@ -192,9 +198,30 @@ static void svm_quirk_tcg_virq_exitintinfo(struct svm_vmcb *v, u8 vector)
 }
 
 /*
+ * A software interrupt or exception (INT n, INT3, INTO) the guest executed
+ * itself, whose delivery an intercept interrupted (a #PF on the IDT or the
+ * stack with the shadow MMU, a nested page fault): RIP still points at the
+ * instruction, so the guest runs it again.  Injected anew, it would be
+ * delivered with that RIP as its return address (without NRIP save there
+ * is no next RIP to give), one instruction early.
+ */
+static bool svm_guest_soft_event(struct svm_vcpu *s, u64 info)
+{
+	u8 vector = info & SVM_EVTINJ_VEC_MASK;
+
+	if (s->soft_injected)
+		return false;
+	if ((info & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_SOFT)
+		return true;
+	return (info & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_EXEPT &&
+	       (vector == X86_TRAP_BP || vector == X86_TRAP_OF);
+}
+
+/*
  * After the exit: the windows of this entry end; a virtual interrupt not
  * yet taken is queued again; an event whose delivery the #VMEXIT
- * interrupted (EXITINTINFO) goes back to the core.
+ * interrupted (EXITINTINFO) goes back to the core, unless the guest's own
+ * INT n/INT3/INTO will run again.
  */
 static void svm_complete_events(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 {
@@ -217,6 +244,9 @@ static void svm_complete_events(struct xkvm_vcpu *vcpu, struct svm_vmcb *v)
 	v->int_ctl &= ~SVM_INT_CTL_VIRQ_ANY;
 
 	info = v->exit_int_info;
+	if ((info & SVM_EVTINJ_VALID) && svm_guest_soft_event(s, info))
+		info = 0;
+	s->soft_injected = false;
 	if (info & SVM_EVTINJ_VALID) {
 		struct xkvm_x86_event ev = {
 			.vector = info & SVM_EVTINJ_VEC_MASK,
@@ -324,6 +354,8 @@ static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 		v->intercept_misc1 &= ~SVM_INTERCEPT_IRET;
 
 	svm_load_tpr(vcpu, v);
+	if (svm_shadow)
+		svm_shadow_load(vcpu);
 
 	svm_clgi();
 	svm_load_guest_msrs(vcpu);
@@ -346,7 +378,17 @@ static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	vcpu->arch.rflags = v->rflags;
 }
 
-static const struct xkvm_x86_ops svm_ops = {
+/*
+ * npt: run guests on nested paging where the CPU has it (default), or on
+ * the shadow MMU (npt=0, as KVM's parameter; also without NPT).
+ */
+static bool npt = true;
+module_param(npt, bool, 0444);
+MODULE_PARM_DESC(npt, "use nested paging (NPT) where the CPU has it; 0: shadow page tables");
+
+bool svm_shadow __ro_after_init;
+
+static struct xkvm_x86_ops svm_ops __ro_after_init = {
 	.name		= "amd-v",
 	.owner		= THIS_MODULE,
 	.tdp		= &svm_npt_format,
@@ -373,9 +415,10 @@ static int __init xkvm_svm_init(void)
 		pr_err("this CPU has no AMD-V (SVM)\n");
 		return -ENODEV;
 	}
-	if (!boot_cpu_has(X86_FEATURE_NPT)) {
-		pr_err("this CPU has no nested paging (NPT); the shadow MMU is not implemented yet\n");
-		return -EOPNOTSUPP;
+	if (!npt || !boot_cpu_has(X86_FEATURE_NPT)) {
+		npt = false;	/* the parameter reads what is in effect */
+		svm_shadow = true;
+		svm_ops.tdp = NULL;
 	}
 	r = svm_vmcb_global_init();
 	if (r)
@@ -386,7 +429,8 @@ static int __init xkvm_svm_init(void)
 	r = xkvm_x86_vendor_register(&svm_ops);
 	if (r)
 		goto disable;
-	pr_info("AMD-V with NPT enabled (NRIPS %s, decode assists %s)\n",
+	pr_info("AMD-V with %s enabled (NRIPS %s, decode assists %s)\n",
+		svm_shadow ? "shadow paging" : "NPT",
 		svm_features & SVM_FEATURE_NRIPS ? "yes" : "no",
 		svm_features & SVM_FEATURE_DECODE_ASSISTS ? "yes" : "no");
 	return 0;
@@ -408,4 +452,4 @@ static void __exit xkvm_svm_exit(void)
 module_init(xkvm_svm_init);
 module_exit(xkvm_svm_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("xkvm: AMD-V backend with nested paging");
+MODULE_DESCRIPTION("xkvm: AMD-V backend (nested paging or shadow page tables)");

@@ -11,8 +11,10 @@
  * guest's CPUID, and so that CD/NW can be kept out of the hardware), CR0
  * reads while the guest's CD/NW are kept out of the hardware, and the
  * exceptions a guest could make the CPU deliver forever (#DB, #AC) or that
- * belong to the host (#MC).  The VMCB of a vCPU is touched only by the
- * vCPU's own thread.
+ * belong to the host (#MC).  With the shadow MMU (svm_shadow) also every
+ * access to CR0, CR3 and CR4, #PF and INVLPG, and the VMCB's CR0/CR3/CR4/
+ * EFER are the hardware's, not the guest's.  The VMCB of a vCPU is touched
+ * only by the vCPU's own thread.
  */
 #include <linux/gfp.h>
 #include <linux/io.h>
@@ -79,8 +81,19 @@ void svm_vmcb_init(struct xkvm_vcpu *vcpu)
 	v->iopm_base_pa = page_to_phys(svm_iopm);
 	v->msrpm_base_pa = page_to_phys(svm_msrpm);
 	v->int_ctl = SVM_INT_CTL_V_INTR_MASKING;
-	v->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
-	v->nested_cr3 = xkvm_tdp_root_pa(vcpu->vm);
+	if (svm_shadow) {
+		/* the MMU sees every change of paging and every #PF */
+		v->intercept_cr |= SVM_INTERCEPT_CR_READ(0) |
+			SVM_INTERCEPT_CR_READ(3) | SVM_INTERCEPT_CR_WRITE(3) |
+			SVM_INTERCEPT_CR_READ(4);
+		v->intercept_exceptions |= SVM_INTERCEPT_EXCP(X86_TRAP_PF);
+		v->intercept_misc1 |= SVM_INTERCEPT_INVLPG;
+		s->guest_cr0 = X86_CR0_ET | X86_CR0_CD | X86_CR0_NW;
+		s->guest_cr3 = s->guest_cr4 = s->guest_efer = 0;
+	} else {
+		v->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+		v->nested_cr3 = xkvm_tdp_root_pa(vcpu->vm);
+	}
 	v->g_pat = SVM_PAT_DEFAULT;
 	v->dr6 = SVM_DR6_INIT;
 	v->dr7 = 0x400;
@@ -152,7 +165,13 @@ void svm_state_get(struct xkvm_vcpu *vcpu, u32 which)
 		memset(st->gdt.padding, 0, sizeof(st->gdt.padding));
 		memset(st->idt.padding, 0, sizeof(st->idt.padding));
 	}
-	if (which & XKVM_STATE_CRS) {
+	if ((which & XKVM_STATE_CRS) && svm_shadow) {
+		st->cr0 = s->guest_cr0;
+		st->cr2 = v->cr2;
+		st->cr3 = s->guest_cr3;
+		st->cr4 = s->guest_cr4;
+		st->efer = s->guest_efer;
+	} else if (which & XKVM_STATE_CRS) {
 		st->cr0 = v->cr0 | s->cr0_cd_nw;
 		st->cr2 = v->cr2;
 		st->cr3 = v->cr3;
@@ -177,7 +196,23 @@ void svm_state_set(struct xkvm_vcpu *vcpu, u32 which)
 		v->idtr.base = st->idt.base;
 		v->idtr.limit = st->idt.limit;
 	}
-	if (which & XKVM_STATE_CRS) {
+	if ((which & XKVM_STATE_CRS) && svm_shadow) {
+		/*
+		 * The hardware's are made at the entry: svm_shadow_load().
+		 * New paging controls or a new CR3 from anywhere (the guest,
+		 * KVM_SET_SREGS) make the vCPU's shadow tree stale.
+		 */
+		if (s->guest_cr3 != st->cr3 || s->guest_cr4 != st->cr4 ||
+		    s->guest_efer != st->efer ||
+		    ((s->guest_cr0 ^ st->cr0) & (X86_CR0_PG | X86_CR0_WP |
+						  X86_CR0_PE)))
+			vcpu->arch.tlb_flush_pending = true;
+		s->guest_cr0 = st->cr0;
+		s->guest_cr3 = st->cr3;
+		s->guest_cr4 = st->cr4;
+		s->guest_efer = st->efer;
+		v->cr2 = st->cr2;
+	} else if (which & XKVM_STATE_CRS) {
 		/*
 		 * KVM's CD_NW_CLEARED quirk: the guest runs with caching on.
 		 * While the hardware CR0 differs from the guest's, CR0 reads
@@ -254,4 +289,24 @@ int svm_set_msr(struct xkvm_vcpu *vcpu, u32 index, u64 data, bool host)
 	    !xkvm_x86_guest_vendor_intel(vcpu))
 		*slot = (u32)data;
 	return 0;
+}
+
+/*
+ * Shadow MMU, right before VMRUN: the hardware's control registers from
+ * the guest's (CD/NW kept out as above; CR0 reads always exit here) and
+ * the vCPU's shadow root.  Made at every entry from the guest's copies
+ * only, so no path can run a guest with its own paging controls.
+ */
+void svm_shadow_load(struct xkvm_vcpu *vcpu)
+{
+	struct svm_vcpu *s = to_svm(vcpu);
+	struct svm_vmcb *v = s->vmcb;
+	u64 cr0 = s->guest_cr0 & ~(u64)(X86_CR0_CD | X86_CR0_NW);
+	u64 cr4 = s->guest_cr4, efer = s->guest_efer;
+
+	xkvm_shadow_hw_regs(&cr0, &cr4, &efer);
+	v->cr0 = cr0;
+	v->cr4 = cr4;
+	v->efer = efer | EFER_SVME;
+	v->cr3 = xkvm_shadow_root_pa(vcpu);
 }

@@ -13,9 +13,10 @@
 #                      exit status 0 only if nothing failed
 #   --demo             boot once, load xkvm, run the selftests' "demo" program
 #   --bench            boot each machine once with guest time counting
-#                      instructions, run "exit_bench" and "dirty_bench" on
-#                      xkvm, then on stock KVM; print emulated instructions
-#                      per round trip and the ratios xkvm/KVM
+#                      instructions, run "exit_bench" and "dirty_bench" (and
+#                      on amd "shadow_bench" with npt=0) on xkvm, then on
+#                      stock KVM; print emulated instructions per round trip
+#                      and the ratios xkvm/KVM
 #   --mode M           xkvm | reference | both (default both; --demo: xkvm)
 #                      reference = the stock kvm/kvm-amd modules of the same kernel
 #   --kernel K         test kernel, repeatable: an exact version from /lib/modules
@@ -30,11 +31,19 @@
 #                      or intel (Bochs, VT-x with EPT); see machines/*.sh.
 #                      Default: both (--demo: amd). Machines boot in parallel,
 #                      one emulator each; the first one's output is shown
-#                      live, the others' when they end
+#                      live, the others' when they end. After its regular
+#                      boots, a machine boots its variants (MACHINE_VARIANTS,
+#                      e.g. amd-nonpt: the CPU without NPT, so shadow paging)
+#                      in every mode on the newest kernel of the run, in the
+#                      same stream (tests only, not --demo or --bench)
 #   --no-deps          do not run install-deps.sh
 #   -h, --help         this text
 # Environment (same meaning, for make targets and CI):
 #   NESTED_MODE, NESTED_KERNELS, NESTED_MACHINE (both space separated), NESTED_NO_DEPS=1,
+#   NESTED_VARIANTS (space separated machine variants to run, e.g. "nonpt";
+#   unset: each machine's MACHINE_VARIANTS on the newest kernel other than
+#   the debug kernel; set: those named, on every kernel of the run, in the
+#   machines that have them; empty: none),
 #   NESTED_BOOT_TIMEOUT (seconds per boot, default 600; 3600 with the debug
 #   kernel and for --bench),
 #   NESTED_TEST_TIMEOUT (seconds per test binary, default 300; 900 with the debug kernel),
@@ -62,8 +71,8 @@
 #   (passed to the tests as XKVM_FUZZ_*: fuzz_test's seed, rounds, time;
 #   NESTED_FUZZ_SECS also raises the default test and boot timeouts; see
 #   Documentation/fuzzing.md).
-# Logs: build/logs/<machine>-<kernel>-<mode>.log (guest console, ends with a
-# dmesg dump), build/logs/build-*.log (module and selftest builds).
+# Logs: build/logs/<machine>[-<variant>]-<kernel>-<mode>.log (guest console,
+# ends with a dmesg dump), build/logs/build-*.log (module and selftest builds).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -76,6 +85,8 @@ mode=${NESTED_MODE:-}
 read -r -a machines <<< "${NESTED_MACHINE:-}"
 nodeps=${NESTED_NO_DEPS:-0}
 read -r -a kernel_args <<< "${NESTED_KERNELS:-}"
+variants_given=${NESTED_VARIANTS+1}
+read -r -a variant_args <<< "${NESTED_VARIANTS:-}"
 boot_timeout=${NESTED_BOOT_TIMEOUT:-600}
 test_timeout=${NESTED_TEST_TIMEOUT:-300}
 src=${NESTED_SRC:-$top}
@@ -134,23 +145,43 @@ for m in "${machines[@]}"; do
 		{ echo "run.sh: unknown machine '$m'" >&2; exit 2; }
 done
 
-# use_machine M: make M the machine that boot() starts (its MACHINE_*
-# variables and machine_boot). Optional settings besides those of
+# use_machine M [VARIANT]: make M, or its variant VARIANT, the machine
+# that boot() starts (its MACHINE_* variables and machine_boot; the file
+# sees the variant as machine_variant). Optional settings besides those of
 # machines/amd.sh: MACHINE_DEBUG_MODES (modes run on the debug kernel
 # unless --mode is given; empty: all) and MACHINE_DEBUG_TESTS (test
 # binaries run on the debug kernel unless NESTED_TESTS is set; empty: all).
 use_machine()
 {
 	machine=$1
+	machine_variant=${2:-}
+	MACHINE_VARIANTS=
+	MACHINE_EXPECT_XKVM=''
+	MACHINE_EXPECT_REFERENCE=''
+	MACHINE_REFUSE_XKVM=''
+	# shellcheck disable=SC2034 # read through ${!r} in parse_tests
+	MACHINE_REFUSE_REFERENCE=''
 	MACHINE_VMM_TEST=0
 	MACHINE_REFERENCE_NEWEST_ONLY=0
 	MACHINE_DEBUG_MODES=
 	MACHINE_DEBUG_TESTS=
 	MACHINE_DEFAULT_SKIP=
 	MACHINE_OLDER_KERNEL_TESTS=
+	MACHINE_TIME_FACTOR=1
 	# shellcheck source=machines/amd.sh
 	. "$here/machines/$machine.sh"
 }
+# A variant asked for must be one that some machine of the run has.
+if [ "$action" = tests ]; then
+	for v in "${variant_args[@]}"; do
+		for m in "${machines[@]}"; do
+			[[ " $(use_machine "$m"; echo "$MACHINE_VARIANTS") " == *" $v "* ]] &&
+				continue 2
+		done
+		echo "run.sh: no machine of the run (${machines[*]}) has a variant '$v'" >&2
+		exit 2
+	done
+fi
 use_machine "${machines[0]}"
 
 total_pass=0 total_fail=0 total_skip=0
@@ -704,7 +735,7 @@ build_initrd()
 	for v in $(compgen -v NESTED_FUZZ_); do
 		fuzz_env+=("XKVM_FUZZ_${v#NESTED_FUZZ_}=${!v}")
 	done
-	for t in $(cat "$seldir/TESTS") demo exit_bench dirty_bench qmp_stats; do
+	for t in $(cat "$seldir/TESTS") demo exit_bench dirty_bench shadow_bench qmp_stats; do
 		[ -f "$seldir/$t" ] || continue
 		if readelf -l "$seldir/$t" 2>/dev/null | grep -q 'program interpreter'; then
 			echo "run.sh: warning: $t is not statically linked" >&2
@@ -742,6 +773,13 @@ build_initrd()
 }
 
 # ---- boot + parse --------------------------------------------------------
+# The per-binary limit on this machine: a slow one (MACHINE_TIME_FACTOR,
+# e.g. the shadow-paging variant) gets its multiple of the limits.
+machine_test_timeout()
+{
+	echo $((test_timeout * ${MACHINE_TIME_FACTOR:-1}))
+}
+
 declare -A initrd_done=()
 # boot JOB KVER TAG BENCH: boot once; sets boot_rc, boot_secs, boot_log.
 boot()
@@ -752,23 +790,33 @@ boot()
 		build_initrd "$kver" || return 1
 		initrd_done[$kver]=1
 	fi
-	boot_log=$logs/$machine-$kver-$tag.log
+	boot_log=$logs/$machine${machine_variant:+-$machine_variant}-$kver-$tag.log
 	rm -f "$boot_log" "$boot_log.emu"
 	t0=$SECONDS
 	boot_rc=0
 	machine_boot "${kimage[$kver]}" "$initrd" \
-		"xkvm_harness=$job xkvm_test_timeout=$test_timeout${kcmdline[$kver]:+ ${kcmdline[$kver]}}" \
-		"$boot_log" "$boot_timeout" "$bench" || boot_rc=$?
+		"xkvm_harness=$job xkvm_test_timeout=$(machine_test_timeout)${kcmdline[$kver]:+ ${kcmdline[$kver]}}" \
+		"$boot_log" "$((boot_timeout * ${MACHINE_TIME_FACTOR:-1}))" "$bench" || boot_rc=$?
 	boot_secs=$((SECONDS - t0))
 	[ -f "$boot_log" ] || : > "$boot_log"
 }
 
-# parse_tests LOG PREFIX BOOT_RC COUNTS: print the TAP of each binary with
-# PREFIX, count test cases; write "passed failed skipped" to COUNTS.
+# parse_tests LOG PREFIX BOOT_RC COUNTS [MODE]: print the TAP of each
+# binary with PREFIX, count test cases; write "passed failed skipped" to
+# COUNTS. With MODE (xkvm or reference), the machine's MACHINE_EXPECT_<MODE>
+# must match a console line and MACHINE_REFUSE_<MODE> none, or the boot
+# fails.
 parse_tests()
 {
+	local e r expect='' refuse=''
+	if [ -n "${5:-}" ]; then
+		e=MACHINE_EXPECT_${5^^} r=MACHINE_REFUSE_${5^^}
+		expect=${!e:-} refuse=${!r:-}
+	fi
+	# passed in the environment: awk -v would take backslashes as escapes
+	XH_EXPECT=$expect XH_REFUSE=$refuse XH_VARIANT=$machine${machine_variant:+-$machine_variant} \
 	awk -v pfx="$2" -v bootrc="$3" -v counts="$4" -v testsfile="$run_list" \
-	    -v tmo="$test_timeout" '
+	    -v tmo="$(machine_test_timeout)" '
 	function fail(msg) { f++; print pfx "HARNESS FAIL: " msg }
 	function leak_object() {
 		if (obj != "" && objmod != "") { nleak++; if (leakline == "") leakline = obj " from " objmod }
@@ -800,8 +848,12 @@ parse_tests()
 		# symbol is code of a module unloaded before the scan: only the
 		# modules under test are ever unloaded.
 		leakmods = "(\\[(xkvm|xkvm_amd|xkvm_intel|kvm|kvm_amd|kvm_intel|irqbypass)\\] *$|^ *\\[<[0-9a-f]+>\\] 0x[0-9a-f]+ *$)"
+		# what shows that the machine (variant) is what it claims
+		expect = ENVIRON["XH_EXPECT"]; refuse = ENVIRON["XH_REFUSE"]
 	}
 	{ gsub(/\r/, "") }
+	expect != "" && !expected && $0 ~ expect { expected = 1 }
+	refuse != "" && refused == "" && $0 ~ refuse { refused = $0 }
 	/^@@XH BEGIN / { begun = 1; next }
 	/^@@XH MODLOAD-FAIL / { modfail = substr($0, 19); next }
 	/^@@XH UNLOAD-FAIL / { fail("module unload failed (a leaked reference?): " substr($0, 18)); next }
@@ -859,6 +911,10 @@ parse_tests()
 			for (i = 1; i <= ntests; i++)
 				if (!(order[i] in started) && !inb)
 					fail("binary " order[i] " was not run")
+		if (refused != "")
+			fail(ENVIRON["XH_VARIANT"] ": the console shows \"" refused "\", which must not appear here (/" refuse "/)")
+		else if (expect != "" && !expected && ended && modfail == "")
+			fail(ENVIRON["XH_VARIANT"] ": no console line matches /" expect "/")
 		if (bootsplat != "") print pfx "# note: kernel report during boot, before /init (not counted): " bootsplat
 		if (splatline != "") fail("kernel oops/warning in the console log: " splatline)
 		if (nleak) fail("kmemleak: " nleak " unreferenced object(s) allocated through xkvm/KVM code, first: " leakline)
@@ -871,20 +927,39 @@ parse_tests()
 }
 
 # ---- actions -------------------------------------------------------------
-run_machine_tests()
+# boot_tests TAG KVER MODE: one test boot of the current machine (or
+# variant), its TAP shown and counted under TAG.
+boot_tests()
 {
-	local k m tag pfx p f s cnt=$build/.counts-$machine
-	local last=${kernels[${#kernels[@]} - 1]} ref_last_only=0
-	echo "== machine $machine: $MACHINE_DESC"
-	echo "== kernels: ${kernels[*]}; modes: ${modes[*]}"
-	if [ "${MACHINE_REFERENCE_NEWEST_ONLY:-0}" = 1 ] && [ -z "$mode_given" ] &&
-	   [ ${#kernels[@]} -gt 1 ]; then
-		ref_last_only=1
-		echo "== reference mode on $last only (--mode both for every kernel)"
+	local tag=$1 k=$2 m=$3 p f s cnt=$build/.counts-$machine
+	echo
+	echo "==== $tag"
+	if ! boot "tests:$m" "$k" "$m" 0; then
+		total_fail=$((total_fail + 1))
+		summary+=("$tag: initramfs build FAILED")
+		return
 	fi
-	for k in "${kernels[@]}"; do
+	parse_tests "$boot_log" "[$tag] " "$boot_rc" "$cnt" "$m"
+	read -r p f s < "$cnt"
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	total_skip=$((total_skip + s))
+	summary+=("$tag: $p passed, $f failed, $s skipped (boot ${boot_secs} s)")
+	echo "==== $tag: $p passed, $f failed, $s skipped; boot took ${boot_secs} s; log $boot_log"
+	if [ "$f" -gt 0 ]; then
+		show_console "$boot_log"
+	fi
+}
+
+# boot_kernels NAME KVER...: boot_tests on each KVER in every mode of the
+# run, tagged NAME/<kernel>/<mode>, but for the modes the machine leaves
+# out there (ref_last_only, MACHINE_DEBUG_MODES).
+boot_kernels()
+{
+	local name=$1 k m
+	shift
+	for k in "$@"; do
 		for m in "${modes[@]}"; do
-			tag=$machine/$k/$m
 			if [ "$m" = xkvm ] && [ -z "${mod_ok[$k]:-}" ]; then
 				continue	# build failure already counted
 			fi
@@ -898,26 +973,60 @@ run_machine_tests()
 				echo "== $m mode not run on the debug kernel here (--mode $m to run it)"
 				continue
 			fi
-			echo
-			echo "==== $tag"
-			if ! boot "tests:$m" "$k" "$m" 0; then
-				total_fail=$((total_fail + 1))
-				summary+=("$tag: initramfs build FAILED")
-				continue
-			fi
-			pfx="[$tag] "
-			parse_tests "$boot_log" "$pfx" "$boot_rc" "$cnt"
-			read -r p f s < "$cnt"
-			total_pass=$((total_pass + p))
-			total_fail=$((total_fail + f))
-			total_skip=$((total_skip + s))
-			summary+=("$tag: $p passed, $f failed, $s skipped (boot ${boot_secs} s)")
-			echo "==== $tag: $p passed, $f failed, $s skipped; boot took ${boot_secs} s; log $boot_log"
-			if [ "$f" -gt 0 ]; then
-				show_console "$boot_log"
-			fi
+			boot_tests "$name/$k/$m" "$k" "$m"
 		done
 	done
+}
+
+# variant_plan: "VARIANT KVER..." lines, the variants of the current
+# machine to boot after its regular boots and their kernels: by default
+# its MACHINE_VARIANTS on the newest kernel of the run other than the
+# debug kernel; those NESTED_VARIANTS names that it has on every kernel.
+variant_plan()
+{
+	local v newest
+	if [ -n "$variants_given" ]; then
+		for v in "${variant_args[@]}"; do
+			if [[ " $MACHINE_VARIANTS " == *" $v "* ]]; then
+				echo "$v ${kernels[*]}"
+			else
+				echo "== machine $machine has no variant '$v' (its variants: ${MACHINE_VARIANTS:-none})" >&2
+			fi
+		done
+		return
+	fi
+	newest=$(printf '%s\n' "${kernels[@]}" | grep -vxF -e "${debug_kver:-/}" |
+		sort -V | tail -n 1) || true
+	[ -n "$newest" ] || return 0
+	for v in $MACHINE_VARIANTS; do
+		echo "$v $newest"
+	done
+}
+
+run_machine_tests()
+{
+	local last=${kernels[${#kernels[@]} - 1]} ref_last_only=0 line v vk plan=()
+	echo "== machine $machine: $MACHINE_DESC"
+	echo "== kernels: ${kernels[*]}; modes: ${modes[*]}"
+	if [ "${MACHINE_REFERENCE_NEWEST_ONLY:-0}" = 1 ] && [ -z "$mode_given" ] &&
+	   [ ${#kernels[@]} -gt 1 ]; then
+		ref_last_only=1
+		echo "== reference mode on $last only (--mode both for every kernel)"
+	fi
+	boot_kernels "$machine" "${kernels[@]}"
+
+	# The variants, one after the other in this stream (one emulator).
+	mapfile -t plan < <(variant_plan)
+	for line in "${plan[@]}"; do
+		read -r v vk <<< "$line"
+		use_machine "$machine" "$v"
+		echo
+		echo "== machine $machine-$v: $MACHINE_DESC"
+		echo "== kernels: $vk; modes: ${modes[*]}"
+		# shellcheck disable=SC2086 # the kernels are words
+		boot_kernels "$machine-$v" $vk
+	done
+	use_machine "$machine"
 }
 
 # run_one_machine M: M's boots, in a subshell; totals and summary lines
@@ -1015,6 +1124,7 @@ run_bench()
 	local k=${kernels[0]} rc=0 set
 	[ -f "$seldir/exit_bench" ] || die "the selftests did not build 'exit_bench'"
 	[ -f "$seldir/dirty_bench" ] || die "the selftests did not build 'dirty_bench'"
+	[ -f "$seldir/shadow_bench" ] || die "the selftests did not build 'shadow_bench'"
 	echo "== bench: machine $machine ($MACHINE_DESC), kernel $k, guest time counting instructions"
 	fetch_kvm_stat
 	[ "$vmm_test" = 0 ] || build_l2_initrd ||
@@ -1031,6 +1141,10 @@ run_bench()
 		echo "-- migration benchmark on $set"
 		block "$boot_log" "$set" vmm_migrate_test | sed 's/^@@XH //;s/^/   /' |
 			grep -v '^   #' | tail -n 6
+		# AMD-V only: guest-init.sh reloads the vendor module with npt=0
+		[[ $MACHINE_XKVM_VENDOR == *_amd ]] || continue
+		echo "-- shadow_bench on $set (vendor module reloaded with npt=0)"
+		block "$boot_log" "$set" shadow_bench | sed 's/^@@XH //;s/^/   /'
 	done
 	# Guest time counts instructions in bench mode: a TSC tick is
 	# ips / (tsc_khz * 1000) emulated instructions, a second of guest
@@ -1073,7 +1187,8 @@ run_bench()
 			printf "%-24s %16s %16s %10.3f\n", name, x, r, x / r
 	}
 	END {
-		printf "\n%s: emulated instructions per round trip (dirty_*: per round, entry or write)\n", machine
+		printf "\n%s: emulated instructions per round trip (dirty_*: per round, entry or write;\n", machine
+		printf "shadow_*: per page, CR3 switch or PTE update, both hypervisors on npt=0)\n"
 		printf "(guest TSC ticks x %s instr/s / TSC kHz);\n", ips
 		printf "the L1 kernel, xkvm or stock KVM and the L2 guest all count: not host cycles\n"
 		printf "%-24s %16s %16s %10s\n", "benchmark", "xkvm instr", "KVM instr", "xkvm/KVM"

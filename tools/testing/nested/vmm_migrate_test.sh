@@ -57,7 +57,8 @@ H=/harness
 
 MIB=64
 PLAN=5
-qtmo=${XKVM_QEMU_TIMEOUT:-240}
+# default: 4/5 of the binary's limit (240 s of the usual 300)
+qtmo=${XKVM_QEMU_TIMEOUT:-$((${XKVM_TEST_TIMEOUT:-300} * 4 / 5))}
 wtmo=$((qtmo / 4))
 M=/host/mnt
 

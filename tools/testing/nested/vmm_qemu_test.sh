@@ -60,7 +60,8 @@ fi
 [ -c /host/dev/kvm ] || fail "no /dev/kvm"
 cp "$XKVM_L2_INITRD" /host/mnt/l2-initrd.gz || fail "cannot stage the L2 initrd"
 
-tmo=${XKVM_QEMU_TIMEOUT:-240}
+# default: 4/5 of the binary's limit (240 s of the usual 300)
+tmo=${XKVM_QEMU_TIMEOUT:-$((${XKVM_TEST_TIMEOUT:-300} * 4 / 5))}
 bench=${XKVM_VMM_BENCH:-0}
 
 # The real devices of the "virtio" boots: the L2 guest's disk image (a
@@ -188,6 +189,9 @@ check_boot()
 	fi
 	if [ -n "$why" ]; then
 		echo "# $name: $why"
+		# the first kernel report of the L2 guest, whole
+		awk '/(BUG:|Oops|int3:|general protection|WARNING:|Kernel panic)/ && !n { n = 1 }
+		     n && n++ <= 45' "$log" | tr -d '\r' | sed 's/^/# L2-REPORT| /'
 		echo "not ok $n $name"
 		failed=1
 	else

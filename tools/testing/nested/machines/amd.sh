@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # machines/amd.sh - the "amd" test machine of the nested harness: QEMU TCG
-# emulating an AMD EPYC with SVM and nested paging (NPT), booting Debian's
-# kernel with -kernel/-initrd. Sourced by run.sh; owns only the machine
-# description and how to boot it.
+# emulating an AMD EPYC with SVM and nested paging (NPT; without it in the
+# variant "nonpt"), booting Debian's kernel with -kernel/-initrd. Sourced
+# by run.sh; owns only the machine description and how to boot it.
 #
 # A machine file defines:
 #   MACHINE_DESC          one line shown in the output
@@ -27,6 +27,23 @@
 #   MACHINE_OLDER_KERNEL_TESTS  the only test binaries run on a kernel other
 #                         than the newest of the run, unless NESTED_TESTS is
 #                         set (optional; for a slow machine)
+#   MACHINE_VARIANTS      other ways to run the same machine, space separated
+#                         (optional): after the machine's regular boots, the
+#                         test run boots each variant in every mode, by
+#                         default on the newest kernel of the run only,
+#                         tagged <machine>-<variant> (NESTED_VARIANTS in
+#                         run.sh chooses). run.sh sets machine_variant
+#                         (empty: the regular machine) before it sources
+#                         the file: the variables here and machine_boot
+#                         may depend on it
+#   MACHINE_EXPECT_XKVM, MACHINE_EXPECT_REFERENCE  an extended regular
+#                         expression that some console line of a test boot
+#                         in xkvm / reference mode must match, e.g. the proof
+#                         that a variant took effect (optional)
+#   MACHINE_REFUSE_XKVM, MACHINE_REFUSE_REFERENCE  one that no console line
+#                         of such a boot may match (optional)
+#   MACHINE_TIME_FACTOR   the boot and per-binary time limits of a test boot
+#                         are multiplied by it (optional, default 1)
 #   machine_boot KERNEL INITRD APPEND CONSOLE_LOG TIMEOUT BENCH
 #       boots KERNEL with INITRD and the extra kernel command line APPEND,
 #       writes the guest console to CONSOLE_LOG (emulator messages to
@@ -43,6 +60,12 @@
 # any point of the run loop, which the tests of the world switch rely on
 # to hit its races (the guest FPU, requests) instead of hiding them.
 #
+# Variant "nonpt": the same CPU without nested paging (-npt). Stock kvm_amd
+# then uses shadow paging (its parameter npt reads N, which guest-init.sh
+# prints in its "@@XH PARAMS" line), and so does xkvm-amd, whose load
+# message says "AMD-V with shadow paging enabled" instead of "AMD-V with
+# NPT enabled": a test boot must show that.
+#
 # Tunables (environment): NESTED_SMP (default 2), NESTED_MEM (default 1G),
 # NESTED_TCG_THREAD (default single). Multi-threaded TCG (QEMU 7.2) was seen
 # to crash the guest kernel ("Oops: int3" in __schedule, most likely a stale
@@ -50,7 +73,23 @@
 # running the selftests on stock KVM; single-threaded TCG round-robins the
 # vCPUs and was clean in every run, at about the same speed.
 
-MACHINE_DESC="QEMU TCG, -cpu EPYC,+svm,+npt,+pku (AMD-V with NPT), preempt=full"
+MACHINE_VARIANTS=nonpt
+case ${machine_variant:-} in
+nonpt)
+	amd_cpu=EPYC,+svm,-npt,+pku
+	MACHINE_DESC="QEMU TCG, -cpu $amd_cpu (AMD-V without NPT: shadow paging), preempt=full"
+	MACHINE_EXPECT_XKVM='xkvm-amd: AMD-V with shadow paging enabled'
+	MACHINE_REFUSE_XKVM='xkvm-amd: AMD-V with NPT enabled'
+	MACHINE_EXPECT_REFERENCE='^@@XH PARAMS reference kvm_amd .* npt=N( |$)'
+	# every guest page fault and CR3 write exits: the VMM tests take
+	# about twice as long (vmm_qemu_test: 261 s of the usual 300)
+	MACHINE_TIME_FACTOR=2
+	;;
+*)
+	amd_cpu=EPYC,+svm,+npt,+pku
+	MACHINE_DESC="QEMU TCG, -cpu $amd_cpu (AMD-V with NPT), preempt=full"
+	;;
+esac
 MACHINE_XKVM_MODULES=(xkvm xkvm-amd)
 MACHINE_XKVM_UNLOAD=(xkvm_amd xkvm)
 MACHINE_XKVM_VENDOR=xkvm_amd
@@ -72,7 +111,7 @@ machine_boot()
 	[ "$bench" = 1 ] && opts=(-smp 1 -icount shift=0)
 
 	timeout --kill-after=10 "$tmo" \
-		qemu-system-x86_64 -accel "tcg,thread=${NESTED_TCG_THREAD:-single}" -cpu EPYC,+svm,+npt,+pku \
+		qemu-system-x86_64 -accel "tcg,thread=${NESTED_TCG_THREAD:-single}" -cpu "$amd_cpu" \
 		-m "${NESTED_MEM:-1G}" "${opts[@]}" \
 		-nodefaults -display none -no-reboot -monitor none \
 		-serial "file:$log" \

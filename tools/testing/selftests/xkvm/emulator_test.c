@@ -580,20 +580,6 @@ static __u64 *reg_ptr(struct kvm_regs *r, int i)
 	return map[i];
 }
 
-static void seg_flat(struct kvm_segment *s, uint16_t sel, uint8_t type,
-		     uint64_t base)
-{
-	memset(s, 0, sizeof(*s));
-	s->base = base;
-	s->limit = 0xffffffff;
-	s->selector = sel;
-	s->type = type;
-	s->present = 1;
-	s->s = 1;
-	s->db = 1;
-	s->g = 1;
-}
-
 static void seg_real(struct kvm_segment *s, uint16_t sel)
 {
 	s->selector = sel;
@@ -628,12 +614,12 @@ static void setup_prot32(struct kvm_vm *vm, struct kvm_vcpu *vcpu,
 	sregs.cr0 = X86_CR0_PE | X86_CR0_ET | X86_CR0_NE;
 	sregs.cr4 = 0;
 	sregs.efer = 0;
-	seg_flat(&sregs.cs, 0x08, 0xb, 0);
-	seg_flat(&sregs.ds, 0x10, 0x3, c->ds_base);
-	seg_flat(&sregs.es, 0x10, 0x3, 0);
-	seg_flat(&sregs.ss, 0x10, 0x3, 0);
-	seg_flat(&sregs.fs, 0x10, 0x3, 0);
-	seg_flat(&sregs.gs, 0x10, 0x3, 0);
+	seg_flat32(&sregs.cs, 0x08, 0xb, 0);
+	seg_flat32(&sregs.ds, 0x10, 0x3, c->ds_base);
+	seg_flat32(&sregs.es, 0x10, 0x3, 0);
+	seg_flat32(&sregs.ss, 0x10, 0x3, 0);
+	seg_flat32(&sregs.fs, 0x10, 0x3, 0);
+	seg_flat32(&sregs.gs, 0x10, 0x3, 0);
 	memset(&sregs.tr, 0, sizeof(sregs.tr));
 	sregs.tr.selector = 0x18;
 	sregs.tr.limit = 0x67;

@@ -53,6 +53,11 @@ const char *xkvm_core_module(void);
 const char *xkvm_vendor_module(void);
 /* True when the vendor module is an AMD-V one (name ends in "_amd"). */
 bool xkvm_vendor_is_amd(void);
+/*
+ * True when guests run on shadow page tables: the vendor module's npt
+ * (AMD) or ept (Intel) parameter reads N, as on KVM and xkvm alike.
+ */
+bool xkvm_shadow_paging(void);
 
 /* ---- system fd ---- */
 
@@ -121,6 +126,9 @@ struct kvm_vm *vm_create_realmode(struct kvm_vcpu **vcpu, const void *code,
 				  size_t len);
 /* Point an existing vCPU at real-mode code at @gpa (CS = 0). */
 void vcpu_setup_realmode(struct kvm_vcpu *vcpu, uint64_t gpa);
+/* A flat 4 GiB 32-bit segment (code: type 0xb, data: 0x3) at @base. */
+void seg_flat32(struct kvm_segment *s, uint16_t sel, uint8_t type,
+		uint64_t base);
 /* KVM_CREATE_VCPU + mmap of kvm_run, no state set up (asserts). */
 struct kvm_vcpu *vm_vcpu_add_raw(struct kvm_vm *vm, uint32_t id);
 /* Raw KVM_CREATE_VCPU: returns the fd or -1 with errno. */

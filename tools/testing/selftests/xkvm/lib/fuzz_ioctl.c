@@ -323,6 +323,16 @@ static uint64_t slot_hva(struct fz_ctx *c, struct world *w, __u64 *size)
 	return (uint64_t)(uintptr_t)m->p + off;
 }
 
+/* Guests on shadow page tables (read once: the module does not change). */
+static bool fz_shadow_paging(void)
+{
+	static int shadow = -1;
+
+	if (shadow < 0)
+		shadow = xkvm_shadow_paging();
+	return shadow;
+}
+
 static void op_memslot(struct fz_ctx *c, struct world *w)
 {
 	struct fz_rng *r = &c->rng;
@@ -390,6 +400,9 @@ static void op_memslot(struct fz_ctx *c, struct world *w)
 	 */
 	if ((reg.flags & KVM_MEM_LOG_DIRTY_PAGES) && reg.memory_size > (1ULL << 30))
 		reg.flags &= ~KVM_MEM_LOG_DIRTY_PAGES;
+	/* with shadow paging stock KVM allocates reverse maps as large */
+	if (fz_shadow_paging() && reg.memory_size > (16ULL << 30))
+		reg.memory_size = (16ULL << 30) | (reg.memory_size & 0xfff);
 	fz_op(c, "KVM_SET_USER_MEMORY_REGION vm %d slot 0x%x flags 0x%x gpa 0x%llx size 0x%llx hva 0x%llx",
 	      w->vm[v], reg.slot, reg.flags,
 	      (unsigned long long)reg.guest_phys_addr,

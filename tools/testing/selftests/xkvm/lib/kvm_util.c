@@ -80,6 +80,25 @@ bool xkvm_vendor_is_amd(void)
 	return len >= 4 && !strcmp(m + len - 4, "_amd");
 }
 
+bool xkvm_shadow_paging(void)
+{
+	const char *mod = xkvm_vendor_module();
+	char path[128], c = 0;
+	FILE *f;
+
+	if (!mod)
+		return false;
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", mod,
+		 xkvm_vendor_is_amd() ? "npt" : "ept");
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fread(&c, 1, 1, f) != 1)
+		c = 0;
+	fclose(f);
+	return c == 'N' || c == '0';
+}
+
 /* ---- system fd ---- */
 
 int kvm_open_dev(void)

@@ -310,6 +310,20 @@ struct kvm_vm *vm_create_with_one_vcpu(struct kvm_vcpu **vcpu,
 	return vm;
 }
 
+void seg_flat32(struct kvm_segment *s, uint16_t sel, uint8_t type,
+		uint64_t base)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = base;
+	s->limit = 0xffffffff;
+	s->selector = sel;
+	s->type = type;
+	s->present = 1;
+	s->s = 1;
+	s->db = 1;
+	s->g = 1;
+}
+
 void vcpu_setup_realmode(struct kvm_vcpu *vcpu, uint64_t gpa)
 {
 	struct kvm_sregs sregs;
