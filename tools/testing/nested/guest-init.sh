@@ -41,6 +41,13 @@ done
 
 say() { echo "@@XH $*"; }
 
+# say_params SET MODULE: MODULE's parameters as it runs with them (npt=N ...)
+say_params()
+{
+	say "PARAMS $1 $2 $(grep -Hs . /sys/module/"$2"/parameters/* |
+		sed 's|^/sys/module/[^/]*/parameters/||;s/:/=/' | tr '\n' ' ')"
+}
+
 # load_set SET: insmod the modules of SET, then check its device node.
 load_set()
 {
@@ -67,7 +74,7 @@ load_set()
 	fi
 	# the vendor module's parameters as it runs with them (e.g. npt=N)
 	vm=$(sed -n 's/^XKVM_VENDOR_MODULE=//p' "$H/$set/env")
-	say "PARAMS $set $vm $(grep -Hs . /sys/module/"$vm"/parameters/* | sed 's|^/sys/module/[^/]*/parameters/||;s/:/=/' | tr '\n' ' ')"
+	say_params "$set" "$vm"
 	return 0
 }
 
@@ -169,7 +176,7 @@ bench_shadow()
 		return 1
 	fi
 	say "MODLOAD-OK $set $ko npt=0"
-	say "PARAMS $set $vm $(grep -Hs . /sys/module/"$vm"/parameters/* | sed 's|^/sys/module/[^/]*/parameters/||;s/:/=/' | tr '\n' ' ')"
+	say_params "$set" "$vm"
 	export XKVM_BENCH_SHADOW=1
 	run_bin "$set" shadow_bench
 	unset XKVM_BENCH_SHADOW
