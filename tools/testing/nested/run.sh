@@ -654,7 +654,7 @@ pack_qemu_root()
 # /init, the tests and each module set available for KVER.
 build_initrd()
 {
-	local kver=$1 root=$build/initramfs/$machine-$1 out t m f
+	local kver=$1 root=$build/initramfs/$machine${machine_variant:+-$machine_variant}-$1 out t m f
 	out=$root.cpio.gz
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,dev,proc,sys,tmp,harness/tests}
@@ -785,10 +785,11 @@ declare -A initrd_done=()
 boot()
 {
 	local job=$1 kver=$2 tag=$3 bench=$4 initrd t0
-	initrd=$build/initramfs/$machine-$kver.cpio.gz
-	if [ -z "${initrd_done[$kver]:-}" ]; then
+	# a variant has its own (its MACHINE_DEFAULT_SKIP may differ)
+	initrd=$build/initramfs/$machine${machine_variant:+-$machine_variant}-$kver.cpio.gz
+	if [ -z "${initrd_done[${machine_variant:-}/$kver]:-}" ]; then
 		build_initrd "$kver" || return 1
-		initrd_done[$kver]=1
+		initrd_done[${machine_variant:-}/$kver]=1
 	fi
 	boot_log=$logs/$machine${machine_variant:+-$machine_variant}-$kver-$tag.log
 	rm -f "$boot_log" "$boot_log.emu"
