@@ -268,6 +268,7 @@ enum vmx_seg {
 #define VMX_EXIT_GETSEC			11
 #define VMX_EXIT_HLT			12
 #define VMX_EXIT_INVD			13
+#define VMX_EXIT_INVLPG			14
 #define VMX_EXIT_VMCALL			18
 #define VMX_EXIT_VMCLEAR		19
 #define VMX_EXIT_VMLAUNCH		20
@@ -330,6 +331,7 @@ struct vmx_config {
 	bool ept_ad;
 	bool vpid;
 	bool pml;			/* page-modification logging in use */
+	bool shadow;			/* shadow page tables, no EPT */
 	u32 backstop_ticks;		/* preemption-timer value, 0: none */
 	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	u64 cr0_mask, cr4_mask;		/* guest/host masks: bits xkvm owns */
@@ -522,7 +524,8 @@ u16 vmx_vpid_alloc(void);
 void vmx_vpid_free(u16 vpid);
 
 /* vmx_vmcs.c: capabilities, VMCS contents, state copies */
-int vmx_setup_config(void);
+int vmx_setup_config(bool want_ept);
+void vmx_shadow_load(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx);
 int vmx_vmcs_global_init(void);
 void vmx_vmcs_global_exit(void);
 void vmx_vmcs_init(struct xkvm_vcpu *vcpu);

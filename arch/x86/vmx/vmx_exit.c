@@ -46,6 +46,10 @@ static int vmx_exit_exception_nmi(struct xkvm_vcpu *vcpu)
 	if (type == VMX_INTR_TYPE_NMI || vector == X86_TRAP_MC)
 		return xkvm_x86_exit_host_intr(vcpu);
 	xkvm_x86_stat_inc(vcpu, exits_exception);
+	/* shadow paging: the qualification is the linear address */
+	if (vector == X86_TRAP_PF && vmx_cfg.shadow)
+		return xkvm_x86_exit_shadow_pf(vcpu, vmx->exit_qual,
+					       vmx->exit_intr_error);
 	if (vector != X86_TRAP_DB && vector != X86_TRAP_AC)
 		return xkvm_x86_exit_unhandled(vcpu, vmx->exit_reason);
 
@@ -209,6 +213,14 @@ static int vmx_exit_cr(struct xkvm_vcpu *vcpu)
 	return xkvm_x86_exit_cr(vcpu, &a);
 }
 
+/* Shadow paging: INVLPG; the qualification is the linear address. */
+static int vmx_exit_invlpg(struct xkvm_vcpu *vcpu)
+{
+	xkvm_shadow_invlpg(vcpu, to_vmx(vcpu)->exit_qual);
+	vcpu->arch.rip = vmx_next_rip(vcpu);
+	return 1;
+}
+
 static int vmx_exit_rdpmc(struct xkvm_vcpu *vcpu)
 {
 	return xkvm_x86_exit_rdpmc(vcpu, vmx_next_rip(vcpu));
@@ -229,6 +241,7 @@ static const vmx_exit_handler vmx_exit_handlers[VMX_EXIT_NR] = {
 	[VMX_EXIT_GETSEC]		= vmx_exit_ud,
 	[VMX_EXIT_HLT]			= vmx_exit_hlt,
 	[VMX_EXIT_INVD]			= vmx_exit_invd,
+	[VMX_EXIT_INVLPG]		= vmx_exit_invlpg,
 	[VMX_EXIT_VMCALL]		= vmx_exit_ud,
 	[VMX_EXIT_VMCLEAR]		= vmx_exit_ud,
 	[VMX_EXIT_VMLAUNCH]		= vmx_exit_ud,

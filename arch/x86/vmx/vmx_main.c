@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vmx_main.c - entry of xkvm-intel.ko: probes VT-x with EPT and
- * unrestricted guest, enables it on every CPU and registers the VT-x
- * xkvm_x86_ops with the core.  Also owns vCPU creation and the world
+ * vmx_main.c - entry of xkvm-intel.ko: probes VT-x (with EPT and
+ * unrestricted guest, or shadow page tables with ept=0 or without them),
+ * enables it on every CPU and registers the VT-x xkvm_x86_ops with the
+ * core.  Also owns vCPU creation and the world
  * switch around VMLAUNCH/VMRESUME.
  *
  * World switch (interrupts off, preemption off, guest FPU loaded):
@@ -162,8 +163,9 @@ static int vmx_vcpu_create(struct xkvm_vcpu *vcpu)
 	vmx->proc2 = vmx_cfg.proc2;
 	if (!vmx->vpid)
 		vmx->proc2 &= ~VMX_PROC2_VPID;
-	vmx->eptp = xkvm_tdp_root_pa(vcpu->vm) | VMX_EPTP_WB | VMX_EPTP_WALK4 |
-		    (vmx_cfg.ept_ad ? VMX_EPTP_AD : 0);
+	if (!vmx_cfg.shadow)
+		vmx->eptp = xkvm_tdp_root_pa(vcpu->vm) | VMX_EPTP_WB |
+			    VMX_EPTP_WALK4 | (vmx_cfg.ept_ad ? VMX_EPTP_AD : 0);
 	vcpu->arch.vendor = vmx;
 
 	r = -EIO;
@@ -212,12 +214,18 @@ struct vmx_host_save {
 	u64 debugctl;
 };
 
+/*
+ * EPT: the guest-physical and combined mappings; shadow paging: the
+ * linear ones of the VPID (without a VPID, every entry flushes them).
+ */
 static void vmx_flush_guest_tlb(struct vmx_vcpu *vmx)
 {
-	if (vmx_cfg.ept_cap & VMX_EPT_CAP_INVEPT_SINGLE)
-		vmx_invept(VMX_INVEPT_SINGLE, vmx->eptp);
-	else
-		vmx_invept(VMX_INVEPT_ALL, 0);
+	if (!vmx_cfg.shadow) {
+		if (vmx_cfg.ept_cap & VMX_EPT_CAP_INVEPT_SINGLE)
+			vmx_invept(VMX_INVEPT_SINGLE, vmx->eptp);
+		else
+			vmx_invept(VMX_INVEPT_ALL, 0);
+	}
 	if (vmx->vpid) {
 		if (vmx_cfg.ept_cap & VMX_VPID_CAP_INVVPID_SINGLE)
 			vmx_invvpid(VMX_INVVPID_SINGLE, vmx->vpid);
@@ -596,6 +604,8 @@ static void vmx_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	}
 	if (vmx->need_flush)
 		vmx_flush_guest_tlb(vmx);
+	if (vmx_cfg.shadow)
+		vmx_shadow_load(vcpu, vmx);
 	vmx_sync_guest(vcpu, vmx);
 	vmx_sync_interruptibility(vcpu, vmx);
 	vmx_write_events(vmx);
@@ -626,7 +636,15 @@ static void vmx_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	vmx_pml_capture(vmx);
 }
 
-static struct xkvm_x86_ops vmx_ops = {
+/*
+ * ept: run guests on EPT where the CPU has it with unrestricted guest
+ * (default), or on the shadow MMU (ept=0, as KVM's parameter).
+ */
+static bool ept = true;
+module_param(ept, bool, 0444);
+MODULE_PARM_DESC(ept, "use EPT where the CPU has it (with unrestricted guest); 0: shadow page tables");
+
+static struct xkvm_x86_ops vmx_ops __ro_after_init = {
 	.name		= "vt-x",
 	.owner		= THIS_MODULE,
 	.tdp		= &vmx_ept_format,
@@ -661,9 +679,13 @@ static int __init xkvm_vmx_init(void)
 		return -EOPNOTSUPP;
 	}
 #endif
-	r = vmx_setup_config();
+	r = vmx_setup_config(ept);
 	if (r)
 		return r;
+	if (vmx_cfg.shadow) {
+		ept = false;	/* the parameter reads what is in effect */
+		vmx_ops.tdp = NULL;
+	}
 
 	f->present = VMX_EPT_R | VMX_EPT_W | VMX_EPT_X;
 	f->table = VMX_EPT_R | VMX_EPT_W | VMX_EPT_X;
@@ -688,7 +710,8 @@ static int __init xkvm_vmx_init(void)
 	r = xkvm_x86_vendor_register(&vmx_ops);
 	if (r)
 		goto disable;
-	pr_info("VT-x with EPT and unrestricted guest enabled (VPID %s, EPT A/D %s, PML %s)\n",
+	pr_info("VT-x with %s enabled (VPID %s, EPT A/D %s, PML %s)\n",
+		vmx_cfg.shadow ? "shadow paging" : "EPT and unrestricted guest",
 		vmx_cfg.vpid ? "yes" : "no", vmx_cfg.ept_ad ? "yes" : "no",
 		vmx_cfg.pml ? "yes" : "no");
 	return 0;
@@ -713,4 +736,4 @@ static void __exit xkvm_vmx_exit(void)
 module_init(xkvm_vmx_init);
 module_exit(xkvm_vmx_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("xkvm: Intel VT-x backend with EPT");
+MODULE_DESCRIPTION("xkvm: Intel VT-x backend (EPT or shadow page tables)");

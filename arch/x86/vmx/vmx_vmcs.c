@@ -88,9 +88,28 @@ static void vmx_setup_backstop(struct vmx_config *c, u64 misc)
 	c->pin &= ~VMX_PIN_PREEMPTION_TIMER;
 }
 
-int vmx_setup_config(void)
+/* EPT with 4-level tables, write-back memory and INVEPT, and unrestricted guest */
+static bool vmx_ept_usable(const struct vmx_config *c)
+{
+	if ((c->proc2 & (VMX_PROC2_EPT | VMX_PROC2_UNRESTRICTED)) !=
+	    (VMX_PROC2_EPT | VMX_PROC2_UNRESTRICTED))
+		return false;
+	return (c->ept_cap & VMX_EPT_CAP_WALK4) && (c->ept_cap & VMX_EPT_CAP_WB) &&
+	       (c->ept_cap & VMX_EPT_CAP_INVEPT) &&
+	       (c->ept_cap & (VMX_EPT_CAP_INVEPT_SINGLE | VMX_EPT_CAP_INVEPT_ALL));
+}
+
+/*
+ * The controls this CPU and xkvm agree on.  With @want_ept and a CPU that
+ * has EPT and unrestricted guest, guests run on EPT; otherwise on shadow
+ * page tables (c->shadow): then MOV to/from CR3 and INVLPG exit, and xkvm
+ * owns every bit of CR0 and CR4.
+ */
+int vmx_setup_config(bool want_ept)
 {
 	struct vmx_config *c = &vmx_cfg;
+	u32 proc_msr, shadow_proc = VMX_PROC_INVLPG | VMX_PROC_CR3_LOAD |
+				    VMX_PROC_CR3_STORE;
 	bool tru;
 	u64 basic, misc;
 	int r;
@@ -111,26 +130,47 @@ int vmx_setup_config(void)
 				  MSR_IA32_VMX_PINBASED_CTLS, &c->pin, "pin-based");
 	if (r)
 		return r;
+	proc_msr = tru ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS :
+			 MSR_IA32_VMX_PROCBASED_CTLS;
 	r = vmx_adjust_ctls(VMX_PROC_INTR_WINDOW | VMX_PROC_NMI_WINDOW |
 			    VMX_PROC_TSC_OFFSET | VMX_PROC_HLT |
 			    VMX_PROC_MWAIT | VMX_PROC_CR8_LOAD |
 			    VMX_PROC_CR8_STORE | VMX_PROC_MOV_DR |
 			    VMX_PROC_IO_BITMAPS | VMX_PROC_MSR_BITMAPS |
-			    VMX_PROC_MONITOR | VMX_PROC_RDPMC |
-			    VMX_PROC_SECONDARY, 0,
-			    tru ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS :
-				  MSR_IA32_VMX_PROCBASED_CTLS, &c->proc,
+			    VMX_PROC_MONITOR | VMX_PROC_RDPMC,
+			    VMX_PROC_SECONDARY, proc_msr, &c->proc,
 			    "processor-based");
 	if (r)
 		return r;
-	/* no RDTSCP/RDPID: TSC_AUX is not switched, so they #UD (as in CPUID) */
-	r = vmx_adjust_ctls(VMX_PROC2_EPT | VMX_PROC2_UNRESTRICTED,
-			    VMX_PROC2_VPID | VMX_PROC2_WBINVD | VMX_PROC2_INVPCID |
-			    VMX_PROC2_PML,
-			    MSR_IA32_VMX_PROCBASED_CTLS2, &c->proc2,
-			    "secondary processor-based (EPT, unrestricted guest)");
-	if (r)
-		return r;
+	c->proc2 = 0;
+	c->ept_cap = 0;
+	if (c->proc & VMX_PROC_SECONDARY) {
+		/* no RDTSCP/RDPID: TSC_AUX is not switched, so they #UD (as in CPUID) */
+		r = vmx_adjust_ctls(0, VMX_PROC2_EPT | VMX_PROC2_UNRESTRICTED |
+				    VMX_PROC2_VPID | VMX_PROC2_WBINVD |
+				    VMX_PROC2_INVPCID | VMX_PROC2_PML,
+				    MSR_IA32_VMX_PROCBASED_CTLS2, &c->proc2,
+				    "secondary processor-based");
+		if (r)
+			return r;
+	}
+	if (c->proc2 & (VMX_PROC2_EPT | VMX_PROC2_VPID))
+		rdmsrl(MSR_IA32_VMX_EPT_VPID_CAP, c->ept_cap);
+	c->shadow = !want_ept || !vmx_ept_usable(c);
+	if (c->shadow) {
+		/* shadow paging: CR3 and INVLPG exit; INVPCID is not offered */
+		c->proc2 &= ~(VMX_PROC2_EPT | VMX_PROC2_UNRESTRICTED |
+			      VMX_PROC2_PML | VMX_PROC2_INVPCID);
+		r = vmx_adjust_ctls(c->proc | shadow_proc, 0, proc_msr, &c->proc,
+				    "processor-based (shadow paging)");
+		if (r)
+			return r;
+		c->ept_ad = false;
+	} else {
+		c->ept_ad = c->ept_cap & VMX_EPT_CAP_AD;
+	}
+	if (!c->proc2)
+		c->proc &= ~VMX_PROC_SECONDARY;
 	r = vmx_adjust_ctls(VMX_EXIT_HOST_64 | VMX_EXIT_SAVE_PAT |
 			    VMX_EXIT_LOAD_PAT | VMX_EXIT_SAVE_EFER |
 			    VMX_EXIT_LOAD_EFER, VMX_EXIT_SAVE_DEBUG,
@@ -157,15 +197,6 @@ int vmx_setup_config(void)
 	}
 	vmx_setup_backstop(c, misc);
 
-	rdmsrl(MSR_IA32_VMX_EPT_VPID_CAP, c->ept_cap);
-	if (!(c->ept_cap & VMX_EPT_CAP_WALK4) || !(c->ept_cap & VMX_EPT_CAP_WB) ||
-	    !(c->ept_cap & VMX_EPT_CAP_INVEPT) ||
-	    !(c->ept_cap & (VMX_EPT_CAP_INVEPT_SINGLE | VMX_EPT_CAP_INVEPT_ALL))) {
-		pr_err("EPT lacks 4-level tables, write-back memory or INVEPT (IA32_VMX_EPT_VPID_CAP 0x%llx)\n",
-		       c->ept_cap);
-		return -EIO;
-	}
-	c->ept_ad = c->ept_cap & VMX_EPT_CAP_AD;
 	c->vpid = (c->proc2 & VMX_PROC2_VPID) &&
 		  (c->ept_cap & VMX_VPID_CAP_INVVPID) &&
 		  (c->ept_cap & (VMX_VPID_CAP_INVVPID_SINGLE |
@@ -178,6 +209,12 @@ int vmx_setup_config(void)
 	rdmsrl(MSR_IA32_VMX_CR0_FIXED1, c->cr0_fixed1);
 	rdmsrl(MSR_IA32_VMX_CR4_FIXED0, c->cr4_fixed0);
 	rdmsrl(MSR_IA32_VMX_CR4_FIXED1, c->cr4_fixed1);
+	if (c->shadow) {
+		/* the hardware's paging controls are not the guest's */
+		c->cr0_mask = ~0UL;
+		c->cr4_mask = ~0UL;
+		return 0;
+	}
 	/* unrestricted guest: PE and PG are the guest's own */
 	c->cr0_mask = (c->cr0_fixed0 & ~(u64)(X86_CR0_PE | X86_CR0_PG)) |
 		      X86_CR0_CD | X86_CR0_NW;
@@ -269,14 +306,18 @@ void vmx_vmcs_init(struct xkvm_vcpu *vcpu)
 	vmcs_write(VMCS_ENTRY_CTLS, vmx_cfg.entry);
 	if (vmx->vpid)
 		vmcs_write(VMCS_VPID, vmx->vpid);
-	vmcs_write(VMCS_EPT_POINTER, vmx->eptp);
+	if (!vmx_cfg.shadow)
+		vmcs_write(VMCS_EPT_POINTER, vmx->eptp);
 	vmx_pml_vmcs_init(vmx);
 	vmcs_write(VMCS_IO_BITMAP_A, page_to_phys(vmx_io_bitmaps));
 	vmcs_write(VMCS_IO_BITMAP_B, page_to_phys(vmx_io_bitmaps) + PAGE_SIZE);
 	vmcs_write(VMCS_MSR_BITMAP, page_to_phys(vmx_msr_bitmap));
-	/* #DB and #AC exit so a guest cannot loop delivering them; #MC is the host's */
+	/*
+	 * #DB and #AC exit so a guest cannot loop delivering them; #MC is the
+	 * host's; with shadow paging every #PF fills the shadow or is the guest's.
+	 */
 	vmcs_write(VMCS_EXCEPTION_BITMAP, BIT(X86_TRAP_DB) | BIT(X86_TRAP_AC) |
-		   BIT(X86_TRAP_MC));
+		   BIT(X86_TRAP_MC) | (vmx_cfg.shadow ? BIT(X86_TRAP_PF) : 0));
 	vmcs_write(VMCS_PF_ERROR_MASK, 0);
 	vmcs_write(VMCS_PF_ERROR_MATCH, 0);
 	vmcs_write(VMCS_CR3_TARGET_COUNT, 0);
@@ -339,11 +380,16 @@ void vmx_vmcs_init(struct xkvm_vcpu *vcpu)
 
 /* ---- control registers ------------------------------------------------ */
 
-/* After an exit: the guest may change CR0, CR3, CR4 and EFER.LMA freely. */
+/*
+ * After an exit: with EPT the guest may change CR0, CR3, CR4 and EFER.LMA
+ * freely; with shadow paging every change exits and the copies are right.
+ */
 void vmx_read_crs(struct vmx_vcpu *vmx)
 {
 	u64 m0 = vmx_cfg.cr0_mask, m4 = vmx_cfg.cr4_mask;
 
+	if (vmx_cfg.shadow)
+		return;
 	vmx->cr0 = (vmcs_read(VMCS_GUEST_CR0) & ~m0) | (vmx->cr0 & m0);
 	vmx->cr3 = vmcs_read(VMCS_GUEST_CR3);
 	vmx->cr4 = (vmcs_read(VMCS_GUEST_CR4) & ~m4) | (vmx->cr4 & m4);
@@ -354,6 +400,9 @@ static void vmx_write_crs(struct vmx_vcpu *vmx)
 {
 	const struct vmx_config *c = &vmx_cfg;
 	u64 cr0, cr4;
+
+	if (c->shadow)
+		return;		/* vmx_shadow_load(), at the entry */
 
 	/* KVM's CD_NW_CLEARED quirk: the guest runs with caching on */
 	cr0 = vmx->cr0 & ~(u64)(X86_CR0_CD | X86_CR0_NW);
@@ -367,6 +416,32 @@ static void vmx_write_crs(struct vmx_vcpu *vmx)
 	vmcs_write(VMCS_GUEST_EFER, vmx->efer);
 	vmcs_write(VMCS_ENTRY_CTLS, c->entry |
 		   (vmx->efer & EFER_LMA ? VMX_ENTRY_IA32E : 0));
+}
+
+/*
+ * Shadow paging, right before each entry: the hardware's control
+ * registers from the guest's (paging always on, on the vCPU's shadow
+ * root; CD/NW kept out as above) and the read shadows the guest sees.
+ * Made from the guest's copies only, so no path can run a guest on its
+ * own paging controls.
+ */
+void vmx_shadow_load(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
+{
+	const struct vmx_config *c = &vmx_cfg;
+	u64 cr0 = vmx->cr0 & ~(u64)(X86_CR0_CD | X86_CR0_NW);
+	u64 cr4 = vmx->cr4, efer = vmx->efer;
+
+	xkvm_shadow_hw_regs(&cr0, &cr4, &efer);
+	cr0 |= c->cr0_fixed0;
+	cr4 |= c->cr4_fixed0;
+	vmcs_write(VMCS_GUEST_CR0, cr0 & c->cr0_fixed1);
+	vmcs_write(VMCS_CR0_SHADOW, vmx->cr0);
+	vmcs_write(VMCS_GUEST_CR3, xkvm_shadow_root_pa(vcpu));
+	vmcs_write(VMCS_GUEST_CR4, cr4 & c->cr4_fixed1);
+	vmcs_write(VMCS_CR4_SHADOW, vmx->cr4);
+	vmcs_write(VMCS_GUEST_EFER, efer);
+	vmcs_write(VMCS_ENTRY_CTLS, c->entry |
+		   (efer & EFER_LMA ? VMX_ENTRY_IA32E : 0));
 }
 
 /* ---- segments --------------------------------------------------------- */
@@ -481,7 +556,7 @@ static bool vmx_load_pdptes(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx,
 			    const struct xkvm_x86_state *st, u64 *pdpte)
 {
 	if (!(st->cr0 & X86_CR0_PG) || !(st->cr4 & X86_CR4_PAE) ||
-	    (st->efer & EFER_LMA))
+	    (st->efer & EFER_LMA) || vmx_cfg.shadow)
 		return false;
 	if (st->cr0 == vmx->cr0 && st->cr3 == vmx->cr3 &&
 	    st->cr4 == vmx->cr4 && st->efer == vmx->efer)
@@ -503,6 +578,12 @@ void vmx_state_set(struct xkvm_vcpu *vcpu, u32 which)
 	/* guest memory is read before the VMCS is made current (may sleep) */
 	if (which & XKVM_STATE_CRS)
 		pdptes = vmx_load_pdptes(vcpu, vmx, st, pdpte);
+	if ((which & XKVM_STATE_CRS) && vmx_cfg.shadow &&
+	    (vmx->cr3 != st->cr3 || vmx->cr4 != st->cr4 ||
+	     vmx->efer != st->efer ||
+	     ((vmx->cr0 ^ st->cr0) & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE))))
+		/* new paging controls or CR3, from anywhere: the tree is stale */
+		vcpu->arch.tlb_flush_pending = true;
 	if (which & XKVM_STATE_CRS) {
 		vmx->cr0 = st->cr0;
 		vmx->cr2 = st->cr2;
