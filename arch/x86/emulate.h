@@ -152,6 +152,7 @@ int emu_exec_xadd(struct xkvm_emu *e);
 int emu_exec_cmpxchg(struct xkvm_emu *e);
 int emu_exec_bt(struct xkvm_emu *e);
 int emu_exec_invlpg(struct xkvm_emu *e);
+int emu_exec_lgdt_lidt(struct xkvm_emu *e);
 int emu_exec_push(struct xkvm_emu *e);
 int emu_exec_pop(struct xkvm_emu *e);
 int emu_exec_movs(struct xkvm_emu *e);

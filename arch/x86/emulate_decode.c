@@ -9,8 +9,10 @@
  * The tables list exactly the instructions that can touch memory the
  * emulator serves (MMIO, string port I/O): MOV forms, MOVZX/MOVSX, the ALU
  * operations, TEST, INC/DEC/NOT/NEG, XCHG, XADD, CMPXCHG, BT*, PUSH/POP
- * with a memory operand, the string instructions, and INVLPG (whose exit
- * says nothing of its operand without decode assists).  Anything else is
+ * with a memory operand, the string instructions, INVLPG (whose exit
+ * says nothing of its operand without decode assists), and LGDT/LIDT
+ * (which fault in the virtual-8086 mode that runs real mode on VT-x
+ * without unrestricted guest).  Anything else is
  * EMU_FAIL.  Pure computation on struct xkvm_emu; no guest access.
  */
 #include "emulate.h"
@@ -123,7 +125,11 @@ static const struct emu_opcode emu_groups[NR_GRP][8] = {
 		[6] = { OP_STACK | OP_TWOMEM, 0, emu_exec_push },
 	},
 	/* INVLPG, for the shadow MMU on CPUs that do not decode it */
-	[GRP_0F01] = { [7] = { 0, 0, emu_exec_invlpg } },
+	[GRP_0F01] = {
+		[2] = { 0, 0, emu_exec_lgdt_lidt },
+		[3] = { 0, 1, emu_exec_lgdt_lidt },
+		[7] = { 0, 0, emu_exec_invlpg },
+	},
 	[GRP_BT] = {
 		[4] = { 0, BIT_TEST, emu_exec_bt },
 		[5] = { 0, BIT_SET, emu_exec_bt },

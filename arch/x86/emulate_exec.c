@@ -648,3 +648,33 @@ int emu_exec_invlpg(struct xkvm_emu *e)
 	xkvm_shadow_invlpg(e->vcpu, la);
 	return EMU_OK;
 }
+
+/*
+ * LGDT, LIDT (0F 01 /2, /3): a 16-bit limit and the base; with a 16-bit
+ * operand size only 24 bits of it, in 64-bit mode all 64.  They reach the
+ * emulator from real mode run in virtual-8086 mode, where they fault.
+ */
+int emu_exec_lgdt_lidt(struct xkvm_emu *e)
+{
+	struct xkvm_x86_state *st = &e->vcpu->arch.state;
+	struct kvm_dtable *dt = e->in.aux ? &st->idt : &st->gdt;
+	int base_size = e->long64 ? 8 : 4, r;
+	u16 limit;
+	u64 base = 0;
+
+	if ((e->in.modrm >> 6) == 3)
+		return EMU_FAIL;	/* VMCALL, MONITOR, ...: not served here */
+	if (e->cpl)
+		return emu_fault(e, X86_TRAP_GP, 0);
+	r = emu_read(e, e->in.seg, e->ea, &limit, 2);
+	if (!r)
+		r = emu_read(e, e->in.seg, e->ea + 2, &base, base_size);
+	if (r)
+		return r;
+	if (!e->long64 && e->in.op_size == 2)
+		base &= 0xffffff;
+	dt->base = base;
+	dt->limit = limit;
+	xkvm_x86_state_dirty(e->vcpu, XKVM_STATE_SEGS);
+	return EMU_OK;
+}

@@ -7,12 +7,16 @@
  * CS:RIP, through the guest's page tables) and decoded: legacy prefixes,
  * a REX prefix in 64-bit mode, then the opcode the exit names.
  *
+ * Also the instructions that fault in the virtual-8086 mode VT-x runs a
+ * real-mode guest in without unrestricted guest: xkvm_x86_exit_vm86_gp().
+ *
  * An instruction can be changed by another vCPU between the exit and the
  * fetch; the decoders then return false and the caller resumes the guest
  * without doing anything, so the instruction runs (and exits) again.
  * vCPU thread only.
  */
 #include <asm/msr-index.h>
+#include <asm/trapnr.h>
 
 #include <xkvm_x86.h>
 
@@ -130,3 +134,56 @@ bool xkvm_x86_decode_cr_access(struct xkvm_vcpu *vcpu, int cr, bool write,
 	return true;
 }
 EXPORT_SYMBOL_GPL(xkvm_x86_decode_cr_access);
+
+/*
+ * A #GP in the virtual-8086 mode that runs a real-mode guest (CPL 0 to
+ * the guest, CPL 3 to the CPU): a privileged instruction, done as the
+ * guest's CPU would, or an access past a segment's 64 KiB that the
+ * guest's own (big real mode) limit allows, through the emulator (which
+ * also serves LGDT/LIDT and queues #UD for what it does not know).
+ */
+int xkvm_x86_exit_vm86_gp(struct xkvm_vcpu *vcpu)
+{
+	struct xkvm_x86_cr_access a;
+	struct insn_prefixes p;
+	u8 buf[INSN_MAX], op;
+	int n, i;
+
+	xkvm_x86_state_need(vcpu, XKVM_STATE_ALL);
+	n = insn_fetch_prefixes(vcpu, buf, &p);
+	i = p.len;
+	if (i < n && buf[i] == 0xf4)
+		return xkvm_x86_exit_hlt(vcpu, insn_next_rip(vcpu, i + 1));
+	if (i + 2 > n || buf[i] != 0x0f)
+		return xkvm_x86_emulate_mmio(vcpu, 0, false, NULL, 0);
+	op = buf[i + 1];
+	switch (op) {
+	case 0x06:		/* CLTS */
+	case 0x01:		/* LMSW r16 (LGDT/LIDT: the emulator) */
+		if (op == 0x01 && (i + 3 > n || ((buf[i + 2] >> 3) & 7) != 6 ||
+				   (buf[i + 2] >> 6) != 3))
+			break;
+		if (!xkvm_x86_decode_cr_access(vcpu, 0, true, &a))
+			return 1;
+		return xkvm_x86_exit_cr(vcpu, &a);
+	case 0x20:		/* MOV from/to CRn */
+	case 0x22:
+		if (i + 3 > n)
+			return 1;
+		if (!xkvm_x86_decode_cr_access(vcpu, (buf[i + 2] >> 3) & 7,
+					       op == 0x22, &a)) {
+			xkvm_x86_queue_exception(vcpu, X86_TRAP_UD, false, 0);
+			return 1;
+		}
+		return xkvm_x86_exit_cr(vcpu, &a);
+	case 0x08:		/* INVD, WBINVD */
+	case 0x09:
+		return xkvm_x86_exit_nop(vcpu, insn_next_rip(vcpu, i + 2));
+	case 0x30:
+		return xkvm_x86_exit_wrmsr(vcpu, insn_next_rip(vcpu, i + 2));
+	case 0x32:
+		return xkvm_x86_exit_rdmsr(vcpu, insn_next_rip(vcpu, i + 2));
+	}
+	return xkvm_x86_emulate_mmio(vcpu, 0, false, NULL, 0);
+}
+EXPORT_SYMBOL_GPL(xkvm_x86_exit_vm86_gp);

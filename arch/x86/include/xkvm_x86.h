@@ -192,6 +192,7 @@ struct xkvm_x86_cr_access {
 				 X86_CR4_OSXMMEXCPT)
 
 int xkvm_x86_exit_cr(struct xkvm_vcpu *vcpu, const struct xkvm_x86_cr_access *a);
+int xkvm_x86_exit_vm86_gp(struct xkvm_vcpu *vcpu);
 u64 xkvm_x86_cr4_reserved(struct xkvm_vcpu *vcpu);
 u64 xkvm_x86_get_cr8(struct xkvm_vcpu *vcpu);
 void xkvm_x86_set_cr8(struct xkvm_vcpu *vcpu, u64 cr8);
@@ -293,6 +294,7 @@ xkvm_gfn_t xkvm_shadow_zap_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
 				     xkvm_gfn_t end, struct xkvm_zap_batch *b);
 int xkvm_x86_exit_shadow_pf(struct xkvm_vcpu *vcpu, u64 gva, u32 error);
 void xkvm_shadow_invlpg(struct xkvm_vcpu *vcpu, u64 gva);
+int xkvm_shadow_map_private(struct xkvm_vcpu *vcpu, u64 gva, struct page *page);
 
 /* World-switch mitigations (arch/x86/speculation.c). */
 void xkvm_x86_spec_enter(struct xkvm_vcpu *vcpu);

@@ -419,6 +419,41 @@ unlock:
 	return 1;
 }
 
+/*
+ * Map @page of the vendor's own at @gva, read-only, for the CPU's
+ * supervisor accesses only (VT-x: the virtual-8086 TSS that runs a real-mode guest,
+ * which never makes supervisor accesses of its own).  Not guest memory:
+ * no memslot, no dirty log; the leaf holds a page reference like any
+ * other, so zaps release it and the next access maps it again.
+ */
+int xkvm_shadow_map_private(struct xkvm_vcpu *vcpu, u64 gva, struct page *page)
+{
+	struct xkvm_x86_page_cache *cache = &vcpu->arch.tdp_cache;
+	struct xkvm *vm = vcpu->vm;
+	u64 *sptep, old;
+
+	if (xkvm_mmu_cache_fill(cache))
+		return -ENOMEM;
+	get_page(page);
+	spin_lock(&vm->mmu_lock);
+	sptep = shadow_walk_build(vcpu, cache, gva);
+	if (!sptep) {
+		spin_unlock(&vm->mmu_lock);
+		put_page(page);
+		return 1;
+	}
+	old = *sptep;
+	/* read-only: the CPU reads a vm86 TSS's bitmaps, writes nothing */
+	WRITE_ONCE(*sptep, page_to_phys(page) | SPT_P | SPT_A | SPT_NX);
+	if (old & SPT_P) {
+		vcpu->arch.tlb_flush_hw = true;
+		shadow_put_leaf(old);
+	}
+	spin_unlock(&vm->mmu_lock);
+	return 1;
+}
+EXPORT_SYMBOL_GPL(xkvm_shadow_map_private);
+
 /* Reflect the guest's own page fault: CR2 and the error code. */
 static void shadow_inject_pf(struct xkvm_vcpu *vcpu, u64 gva, u32 error)
 {

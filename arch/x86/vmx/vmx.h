@@ -414,6 +414,20 @@ struct vmx_vcpu {
 	 */
 	struct vmx_msr_entry *msr_guest, *msr_host;
 	u32 nr_msr_guest, nr_msr_host;	/* counts as in the VMCS */
+
+	/*
+	 * Real mode without unrestricted guest (vmx_rmode.c): the VMCS holds
+	 * the virtual-8086 form; rm_segs are the guest's own segments where
+	 * rm_fixed says the VMCS holds another form (rm_sel: its selector).
+	 */
+	bool vm86;
+	bool rm_reload;			/* segments set from outside */
+	u16 rm_fixed;
+	u16 rm_sel[XKVM_NR_SEGS];
+	struct kvm_segment rm_segs[XKVM_NR_SEGS];
+	u64 rm_iopl;			/* the guest's RFLAGS.IOPL */
+	u64 rm_tss_base;		/* linear address of the vm86 TSS */
+	struct page *rm_tss[3];		/* allocated at the first use */
 };
 
 static inline struct vmx_vcpu *to_vmx(struct xkvm_vcpu *vcpu)
@@ -525,6 +539,22 @@ void vmx_vpid_free(u16 vpid);
 
 /* vmx_vmcs.c: capabilities, VMCS contents, state copies */
 int vmx_setup_config(bool want_ept);
+void vmx_seg_get(int seg, struct kvm_segment *s);
+void vmx_seg_set(int seg, const struct kvm_segment *s);
+u16 vmx_seg_selector(int seg);
+
+/* Exceptions that exit with shadow paging outside virtual-8086 mode. */
+#define VMX_EXC_BITMAP	(BIT(X86_TRAP_DB) | BIT(X86_TRAP_AC) | BIT(X86_TRAP_MC))
+#define VMX_EXC_BITMAP_SHADOW	(VMX_EXC_BITMAP | BIT(X86_TRAP_PF))
+
+/* vmx_rmode.c */
+void vmx_rmode_load(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx);
+void vmx_rmode_fold(struct vmx_vcpu *vmx);
+void vmx_rmode_state_get(struct vmx_vcpu *vmx, struct kvm_segment *segs);
+int vmx_rmode_exception(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx);
+u32 vmx_rmode_event(struct vmx_vcpu *vmx, const struct xkvm_x86_event *ev,
+		    u32 info);
+void vmx_rmode_vcpu_free(struct vmx_vcpu *vmx);
 void vmx_shadow_load(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx);
 int vmx_vmcs_global_init(void);
 void vmx_vmcs_global_exit(void);

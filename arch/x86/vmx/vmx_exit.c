@@ -46,6 +46,8 @@ static int vmx_exit_exception_nmi(struct xkvm_vcpu *vcpu)
 	if (type == VMX_INTR_TYPE_NMI || vector == X86_TRAP_MC)
 		return xkvm_x86_exit_host_intr(vcpu);
 	xkvm_x86_stat_inc(vcpu, exits_exception);
+	if (vmx->vm86 && vector != X86_TRAP_DB && vector != X86_TRAP_AC)
+		return vmx_rmode_exception(vcpu, vmx);
 	/* shadow paging: the qualification is the linear address */
 	if (vector == X86_TRAP_PF && vmx_cfg.shadow)
 		return xkvm_x86_exit_shadow_pf(vcpu, vmx->exit_qual,

@@ -198,6 +198,7 @@ static void vmx_vcpu_free(struct xkvm_vcpu *vcpu)
 	vmx_vmcs_clear(vmx);
 	vmx_vpid_free(vmx->vpid);
 	vmx_pml_vcpu_free(vmx);
+	vmx_rmode_vcpu_free(vmx);
 	free_page((unsigned long)vmx->vmcs);
 	free_page((unsigned long)vmx->msr_guest);
 	kfree(vmx);
@@ -240,6 +241,7 @@ static void vmx_sync_guest(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 {
 	u64 rip = vcpu->arch.rip, rsp = vcpu->arch.regs[XKVM_REG_RSP];
 	u64 tsc_offset = vcpu->arch.msrs.tsc_offset;
+	u64 rflags = vcpu->arch.rflags;
 
 	if (rip != vmx->cur_rip) {
 		vmcs_write(VMCS_GUEST_RIP, rip);
@@ -249,9 +251,14 @@ static void vmx_sync_guest(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 		vmcs_write(VMCS_GUEST_RSP, rsp);
 		vmx->cur_rsp = rsp;
 	}
-	if (vcpu->arch.rflags != vmx->cur_rflags) {
-		vmcs_write(VMCS_GUEST_RFLAGS, vcpu->arch.rflags);
-		vmx->cur_rflags = vcpu->arch.rflags;
+	if (vmx->vm86) {
+		/* virtual-8086 mode runs real mode (vmx_rmode.c) */
+		vmx->rm_iopl = rflags & X86_EFLAGS_IOPL;
+		rflags |= X86_EFLAGS_VM | X86_EFLAGS_IOPL;
+	}
+	if (rflags != vmx->cur_rflags) {
+		vmcs_write(VMCS_GUEST_RFLAGS, rflags);
+		vmx->cur_rflags = rflags;
 	}
 	if (tsc_offset != vmx->cur_tsc_offset) {
 		vmcs_write(VMCS_TSC_OFFSET, tsc_offset);
@@ -387,11 +394,13 @@ static void vmx_write_events(struct vmx_vcpu *vmx)
 
 	if (vmx->staged_valid) {
 		info = ev->vector | vmx_intr_types[ev->type] | VMX_INTR_VALID;
-		if (ev->has_error_code) {
+		if (vmx->vm86) {
+			info = vmx_rmode_event(vmx, ev, info);
+		} else if (ev->has_error_code) {
 			info |= VMX_INTR_ERROR_CODE;
 			vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR, ev->error_code);
 		}
-		if (vmx_event_is_soft(ev->type))
+		if (vmx_event_is_soft(ev->type) && !vmx->vm86)
 			vmcs_write(VMCS_ENTRY_INSN_LEN, ev->insn_len);
 		vmcs_write(VMCS_ENTRY_INTR_INFO, info);
 	}
@@ -546,11 +555,17 @@ static void vmx_read_exit(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 	vcpu->arch.rip = vmx->cur_rip;
 	vcpu->arch.regs[XKVM_REG_RSP] = vmx->cur_rsp;
 	vcpu->arch.rflags = vmx->cur_rflags;
+	if (vmx->vm86)
+		vcpu->arch.rflags = (vmx->cur_rflags &
+				     ~(u64)(X86_EFLAGS_VM | X86_EFLAGS_IOPL)) |
+				    vmx->rm_iopl;
 	vmx->exit_qual = vmcs_read(VMCS_EXIT_QUAL);
 	vmx->exit_insn_len = vmcs_read(VMCS_EXIT_INSN_LEN);
 	vmx->interruptibility = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
 	vmx->cur_interruptibility = vmx->interruptibility;
 	vmx_read_crs(vmx);
+	if (vmx->rm_fixed)
+		vmx_rmode_fold(vmx);
 
 	switch (VMX_EXIT_REASON_BASIC(reason)) {
 	case VMX_EXIT_EXCEPTION_NMI:

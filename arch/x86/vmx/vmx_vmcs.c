@@ -316,8 +316,12 @@ void vmx_vmcs_init(struct xkvm_vcpu *vcpu)
 	 * #DB and #AC exit so a guest cannot loop delivering them; #MC is the
 	 * host's; with shadow paging every #PF fills the shadow or is the guest's.
 	 */
-	vmcs_write(VMCS_EXCEPTION_BITMAP, BIT(X86_TRAP_DB) | BIT(X86_TRAP_AC) |
-		   BIT(X86_TRAP_MC) | (vmx_cfg.shadow ? BIT(X86_TRAP_PF) : 0));
+	vmcs_write(VMCS_EXCEPTION_BITMAP, vmx_cfg.shadow ? VMX_EXC_BITMAP_SHADOW :
+						      VMX_EXC_BITMAP);
+	/* real mode: vmx_rmode_load() decides at the next entry */
+	vmx->vm86 = false;
+	vmx->rm_fixed = 0;
+	vmx->rm_reload = true;
 	vmcs_write(VMCS_PF_ERROR_MASK, 0);
 	vmcs_write(VMCS_PF_ERROR_MATCH, 0);
 	vmcs_write(VMCS_CR3_TARGET_COUNT, 0);
@@ -432,6 +436,8 @@ void vmx_shadow_load(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 	u64 cr4 = vmx->cr4, efer = vmx->efer;
 
 	xkvm_shadow_hw_regs(&cr0, &cr4, &efer);
+	if (!(vmx->cr0 & X86_CR0_PE))
+		cr4 |= X86_CR4_VME;	/* vmx_rmode.c */
 	cr0 |= c->cr0_fixed0;
 	cr4 |= c->cr4_fixed0;
 	vmcs_write(VMCS_GUEST_CR0, cr0 & c->cr0_fixed1);
@@ -442,6 +448,7 @@ void vmx_shadow_load(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 	vmcs_write(VMCS_GUEST_EFER, efer);
 	vmcs_write(VMCS_ENTRY_CTLS, c->entry |
 		   (efer & EFER_LMA ? VMX_ENTRY_IA32E : 0));
+	vmx_rmode_load(vcpu, vmx);
 }
 
 /* ---- segments --------------------------------------------------------- */
@@ -454,7 +461,7 @@ static const u8 vmx_seg_index[XKVM_NR_SEGS] = {
 };
 
 /* access rights: type:4 s:1 dpl:2 p:1 rsvd:4 avl:1 l:1 db:1 g:1 unusable:1 */
-static void vmx_seg_get(int seg, struct kvm_segment *s)
+void vmx_seg_get(int seg, struct kvm_segment *s)
 {
 	int n = 2 * vmx_seg_index[seg];
 	u32 ar = vmcs_read(VMCS_GUEST_ES_AR + n);
@@ -475,7 +482,7 @@ static void vmx_seg_get(int seg, struct kvm_segment *s)
 	s->padding = 0;
 }
 
-static void vmx_seg_set(int seg, const struct kvm_segment *s)
+void vmx_seg_set(int seg, const struct kvm_segment *s)
 {
 	int n = 2 * vmx_seg_index[seg];
 	u32 ar;
@@ -497,6 +504,11 @@ static void vmx_seg_set(int seg, const struct kvm_segment *s)
 	vmcs_write(VMCS_GUEST_ES_BASE + n, s->base);
 	vmcs_write(VMCS_GUEST_ES_LIMIT + n, s->limit);
 	vmcs_write(VMCS_GUEST_ES_AR + n, ar);
+}
+
+u16 vmx_seg_selector(int seg)
+{
+	return vmcs_read(VMCS_GUEST_ES_SEL + 2 * vmx_seg_index[seg]);
 }
 
 /* ---- state copies ----------------------------------------------------- */
@@ -534,6 +546,7 @@ void vmx_state_get(struct xkvm_vcpu *vcpu, u32 which)
 		return;
 	for (i = 0; i < XKVM_NR_SEGS; i++)
 		vmx_seg_get(i, &st->segs[i]);
+	vmx_rmode_state_get(vmx, st->segs);
 	st->gdt.base = vmcs_read(VMCS_GUEST_GDTR_BASE);
 	st->gdt.limit = vmcs_read(VMCS_GUEST_GDTR_LIMIT);
 	st->idt.base = vmcs_read(VMCS_GUEST_IDTR_BASE);
@@ -596,6 +609,9 @@ void vmx_state_set(struct xkvm_vcpu *vcpu, u32 which)
 	if (which & XKVM_STATE_SEGS) {
 		for (i = 0; i < XKVM_NR_SEGS; i++)
 			vmx_seg_set(i, &st->segs[i]);
+		/* the guest's own now: vmx_rmode_load() makes them fit */
+		vmx->rm_fixed = 0;
+		vmx->rm_reload = vmx_cfg.shadow;
 		vmcs_write(VMCS_GUEST_GDTR_BASE, st->gdt.base);
 		vmcs_write(VMCS_GUEST_GDTR_LIMIT, st->gdt.limit);
 		vmcs_write(VMCS_GUEST_IDTR_BASE, st->idt.base);

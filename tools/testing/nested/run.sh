@@ -35,7 +35,9 @@
 #                      boots, a machine boots its variants (MACHINE_VARIANTS,
 #                      e.g. amd-nonpt: the CPU without NPT, so shadow paging)
 #                      in every mode on the newest kernel of the run, in the
-#                      same stream (tests only, not --demo or --bench)
+#                      same stream (tests only, not --demo or --bench);
+#                      those in MACHINE_VARIANTS_ON_REQUEST (intel-noept)
+#                      only when NESTED_VARIANTS names them
 #   --no-deps          do not run install-deps.sh
 #   -h, --help         this text
 # Environment (same meaning, for make targets and CI):
@@ -43,7 +45,8 @@
 #   NESTED_VARIANTS (space separated machine variants to run, e.g. "nonpt";
 #   unset: each machine's MACHINE_VARIANTS on the newest kernel other than
 #   the debug kernel; set: those named, on every kernel of the run, in the
-#   machines that have them; empty: none),
+#   machines that have them; empty: none), NESTED_VARIANTS_ONLY=1 (boot
+#   only the variants, not the machines' regular boots),
 #   NESTED_BOOT_TIMEOUT (seconds per boot, default 600; 3600 with the debug
 #   kernel and for --bench),
 #   NESTED_TEST_TIMEOUT (seconds per test binary, default 300; 900 with the debug kernel),
@@ -156,6 +159,8 @@ use_machine()
 	machine=$1
 	machine_variant=${2:-}
 	MACHINE_VARIANTS=
+	MACHINE_VARIANTS_ON_REQUEST=
+	MACHINE_VENDOR_PARAMS=
 	MACHINE_EXPECT_XKVM=''
 	MACHINE_EXPECT_REFERENCE=''
 	MACHINE_REFUSE_XKVM=''
@@ -175,7 +180,7 @@ use_machine()
 if [ "$action" = tests ]; then
 	for v in "${variant_args[@]}"; do
 		for m in "${machines[@]}"; do
-			[[ " $(use_machine "$m"; echo "$MACHINE_VARIANTS") " == *" $v "* ]] &&
+			[[ " $(use_machine "$m"; echo "$MACHINE_VARIANTS $MACHINE_VARIANTS_ON_REQUEST") " == *" $v "* ]] &&
 				continue 2
 		done
 		echo "run.sh: no machine of the run (${machines[*]}) has a variant '$v'" >&2
@@ -749,7 +754,7 @@ build_initrd()
 			copy_module "$build/src-$kver/$m.ko" "$root/harness/xkvm" || return 1
 		done > "$root/harness/xkvm/modules"
 		echo "${NESTED_XKVM_PARAMS:-}" > "$root/harness/xkvm/params"
-		echo "${NESTED_VENDOR_PARAMS:-}" > "$root/harness/xkvm/vendor_params"
+		echo "${NESTED_VENDOR_PARAMS:-$MACHINE_VENDOR_PARAMS}" > "$root/harness/xkvm/vendor_params"
 		printf '%s\n' "${MACHINE_XKVM_UNLOAD[@]}" > "$root/harness/xkvm/unload"
 		printf '%s\n' XKVM_DEV=/dev/xkvm XKVM_MODE=xkvm XKVM_CORE_MODULE=xkvm \
 			"XKVM_VENDOR_MODULE=$MACHINE_XKVM_VENDOR" "XKVM_MACHINE=$machine" \
@@ -763,7 +768,7 @@ build_initrd()
 		copy_module "${kmoddir[$kver]}/$f" "$root/harness/reference" || return 1
 	done > "$root/harness/reference/modules"
 	printf '%s\n' "${MACHINE_STOCK_UNLOAD[@]}" > "$root/harness/reference/unload"
-	echo "${NESTED_VENDOR_PARAMS:-}" > "$root/harness/reference/vendor_params"
+	echo "${NESTED_VENDOR_PARAMS:-$MACHINE_VENDOR_PARAMS}" > "$root/harness/reference/vendor_params"
 	printf '%s\n' XKVM_DEV=/dev/kvm XKVM_MODE=reference XKVM_CORE_MODULE=kvm \
 		"XKVM_VENDOR_MODULE=$MACHINE_STOCK_VENDOR" "XKVM_MACHINE=$machine" \
 		"${vmm_env[@]}" "${fuzz_env[@]}" > "$root/harness/reference/env"
@@ -988,10 +993,10 @@ variant_plan()
 	local v newest
 	if [ -n "$variants_given" ]; then
 		for v in "${variant_args[@]}"; do
-			if [[ " $MACHINE_VARIANTS " == *" $v "* ]]; then
+			if [[ " $MACHINE_VARIANTS $MACHINE_VARIANTS_ON_REQUEST " == *" $v "* ]]; then
 				echo "$v ${kernels[*]}"
 			else
-				echo "== machine $machine has no variant '$v' (its variants: ${MACHINE_VARIANTS:-none})" >&2
+				echo "== machine $machine has no variant '$v' (its variants: ${MACHINE_VARIANTS:-none}; on request: ${MACHINE_VARIANTS_ON_REQUEST:-none})" >&2
 			fi
 		done
 		return
@@ -1014,7 +1019,11 @@ run_machine_tests()
 		ref_last_only=1
 		echo "== reference mode on $last only (--mode both for every kernel)"
 	fi
-	boot_kernels "$machine" "${kernels[@]}"
+	if [ "${NESTED_VARIANTS_ONLY:-0}" = 1 ]; then
+		echo "== regular boots left out (NESTED_VARIANTS_ONLY=1)"
+	else
+		boot_kernels "$machine" "${kernels[@]}"
+	fi
 
 	# The variants, one after the other in this stream (one emulator).
 	mapfile -t plan < <(variant_plan)

@@ -36,6 +36,10 @@
 #                         (empty: the regular machine) before it sources
 #                         the file: the variables here and machine_boot
 #                         may depend on it
+#   MACHINE_VARIANTS_ON_REQUEST  variants booted only when NESTED_VARIANTS
+#                         names them (optional; for a slow machine)
+#   MACHINE_VENDOR_PARAMS parameters for the vendor module of both modes
+#                         unless NESTED_VENDOR_PARAMS is set (optional)
 #   MACHINE_EXPECT_XKVM, MACHINE_EXPECT_REFERENCE  an extended regular
 #                         expression that some console line of a test boot
 #                         in xkvm / reference mode must match, e.g. the proof
