@@ -170,12 +170,15 @@ enum vmx_seg {
 #define VMX_EXIT_LOAD_PAT		BIT(19)
 #define VMX_EXIT_SAVE_EFER		BIT(20)
 #define VMX_EXIT_LOAD_EFER		BIT(21)
+#define VMX_EXIT_PAT_EFER		(VMX_EXIT_SAVE_PAT | VMX_EXIT_LOAD_PAT | \
+					 VMX_EXIT_SAVE_EFER | VMX_EXIT_LOAD_EFER)
 
 /* VM-entry */
 #define VMX_ENTRY_LOAD_DEBUG		BIT(2)
 #define VMX_ENTRY_IA32E			BIT(9)
 #define VMX_ENTRY_LOAD_PAT		BIT(14)
 #define VMX_ENTRY_LOAD_EFER		BIT(15)
+#define VMX_ENTRY_PAT_EFER		(VMX_ENTRY_LOAD_PAT | VMX_ENTRY_LOAD_EFER)
 
 /* IA32_VMX_BASIC */
 #define VMX_BASIC_REVISION(b)		((u32)(b) & 0x7fffffff)
@@ -332,6 +335,7 @@ struct vmx_config {
 	bool vpid;
 	bool pml;			/* page-modification logging in use */
 	bool shadow;			/* shadow page tables, no EPT */
+	bool pat_efer_ctls;		/* the VMCS switches PAT and EFER */
 	u32 backstop_ticks;		/* preemption-timer value, 0: none */
 	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	u64 cr0_mask, cr4_mask;		/* guest/host masks: bits xkvm owns */
@@ -399,6 +403,8 @@ struct vmx_vcpu {
 	 * exit, so XKVM_STATE_CRS can be read with interrupts off.
 	 */
 	u64 cr0, cr2, cr3, cr4, efer;
+	/* without pat_efer_ctls: the guest's PAT, the EFER it runs with */
+	u64 pat, hw_efer;
 
 	/* values last written to the VMCS, to skip unchanged writes */
 	u64 cur_rip, cur_rsp, cur_rflags, cur_tsc_offset;

@@ -9,7 +9,8 @@
  *    may hold host data since the last one (arch/x86/speculation.c says
  *    when).  The flush uses IA32_FLUSH_CMD where the CPU has it, else it
  *    displaces L1D by reading a 64 KiB buffer.
- *  - Performance counters: perf events of the host that must not count
+ *  - Performance counters (and, on CPUs whose VMCS cannot switch them,
+ *    PAT and EFER): perf events of the host that must not count
  *    (or must not write PEBS records into guest-controlled memory) while
  *    the guest runs are switched off at entry and on at exit with the
  *    VMCS MSR-load lists, as perf itself lists them
@@ -86,9 +87,20 @@ static void vmx_msr_list_set(u32 *cur, u32 n, unsigned long count)
 	}
 }
 
+static void vmx_msr_switch(struct vmx_vcpu *vmx, u32 *n, u32 index,
+			   u64 guest, u64 host)
+{
+	vmx->msr_guest[*n].index = index;
+	vmx->msr_guest[*n].value = guest;
+	vmx->msr_host[*n].index = index;
+	vmx->msr_host[*n].value = host;
+	(*n)++;
+}
+
 /*
  * The perf MSRs to switch for this entry: the guest's value loaded at
- * entry, the host's at exit, for each that differs.
+ * entry, the host's at exit, for each that differs.  On a CPU whose VMCS
+ * cannot switch PAT and EFER (shadow paging only), those two as well.
  */
 void vmx_perf_switch(struct vmx_vcpu *vmx)
 {
@@ -96,15 +108,20 @@ void vmx_perf_switch(struct vmx_vcpu *vmx)
 	u32 i, n = 0;
 	int nr = 0;
 
+	if (!vmx_cfg.pat_efer_ctls) {
+		u64 efer, pat;
+
+		rdmsrl(MSR_EFER, efer);
+		rdmsrl(MSR_IA32_CR_PAT, pat);
+		vmx_msr_switch(vmx, &n, MSR_EFER, vmx->hw_efer, efer);
+		vmx_msr_switch(vmx, &n, MSR_IA32_CR_PAT, vmx->pat, pat);
+	}
 	msrs = perf_guest_get_msrs(&nr, NULL);
 	for (i = 0; msrs && i < nr && n < VMX_MAX_SWITCH_MSRS; i++) {
 		if (msrs[i].host == msrs[i].guest)
 			continue;
-		vmx->msr_guest[n].index = msrs[i].msr;
-		vmx->msr_guest[n].value = msrs[i].guest;
-		vmx->msr_host[n].index = msrs[i].msr;
-		vmx->msr_host[n].value = msrs[i].host;
-		n++;
+		vmx_msr_switch(vmx, &n, msrs[i].msr, msrs[i].guest,
+			       msrs[i].host);
 	}
 	vmx_msr_list_set(&vmx->nr_msr_guest, n, VMCS_ENTRY_MSR_LOAD_COUNT);
 	vmx_msr_list_set(&vmx->nr_msr_host, n, VMCS_EXIT_MSR_LOAD_COUNT);

@@ -171,19 +171,33 @@ int vmx_setup_config(bool want_ept)
 	}
 	if (!c->proc2)
 		c->proc &= ~VMX_PROC_SECONDARY;
-	r = vmx_adjust_ctls(VMX_EXIT_HOST_64 | VMX_EXIT_SAVE_PAT |
-			    VMX_EXIT_LOAD_PAT | VMX_EXIT_SAVE_EFER |
-			    VMX_EXIT_LOAD_EFER, VMX_EXIT_SAVE_DEBUG,
+	r = vmx_adjust_ctls(VMX_EXIT_HOST_64, VMX_EXIT_SAVE_DEBUG | VMX_EXIT_PAT_EFER,
 			    tru ? MSR_IA32_VMX_TRUE_EXIT_CTLS :
 				  MSR_IA32_VMX_EXIT_CTLS, &c->exit, "VM-exit");
 	if (r)
 		return r;
-	r = vmx_adjust_ctls(VMX_ENTRY_LOAD_DEBUG | VMX_ENTRY_LOAD_PAT |
-			    VMX_ENTRY_LOAD_EFER | VMX_ENTRY_IA32E, 0,
+	r = vmx_adjust_ctls(VMX_ENTRY_LOAD_DEBUG | VMX_ENTRY_IA32E,
+			    VMX_ENTRY_PAT_EFER,
 			    tru ? MSR_IA32_VMX_TRUE_ENTRY_CTLS :
 				  MSR_IA32_VMX_ENTRY_CTLS, &c->entry, "VM-entry");
 	if (r)
 		return r;
+	/*
+	 * PAT and EFER: the VMCS switches them, or (shadow paging on a CPU
+	 * without those controls, e.g. Core 2) the MSR-load lists do, with
+	 * the guest's values kept in software: it cannot write either
+	 * without an exit there.
+	 */
+	c->pat_efer_ctls = (c->exit & VMX_EXIT_PAT_EFER) == VMX_EXIT_PAT_EFER &&
+			   (c->entry & VMX_ENTRY_PAT_EFER) == VMX_ENTRY_PAT_EFER;
+	if (!c->pat_efer_ctls && !c->shadow) {
+		pr_err("the CPU cannot switch PAT and EFER at VM entry and exit\n");
+		return -EIO;
+	}
+	if (!c->pat_efer_ctls) {
+		c->exit &= ~VMX_EXIT_PAT_EFER;
+		c->entry &= ~VMX_ENTRY_PAT_EFER;
+	}
 	/* set per entry: interrupt/NMI-window exiting, "IA-32e mode guest" */
 	c->proc &= ~(VMX_PROC_INTR_WINDOW | VMX_PROC_NMI_WINDOW);
 	c->entry &= ~VMX_ENTRY_IA32E;
@@ -191,7 +205,8 @@ int vmx_setup_config(bool want_ept)
 	c->exit &= ~VMX_EXIT_ACK_INTR;
 
 	rdmsrl(MSR_IA32_VMX_MISC, misc);
-	if (!(misc & VMX_MISC_SAVE_LMA)) {
+	/* with shadow paging every change of EFER.LMA exits */
+	if (!(misc & VMX_MISC_SAVE_LMA) && !c->shadow) {
 		pr_err("VM exits do not save EFER.LMA (IA32_VMX_MISC bit 5)\n");
 		return -EIO;
 	}
@@ -280,6 +295,8 @@ void vmx_set_host_cpu_state(void)
 	vmcs_write(VMCS_HOST_SYSENTER_ESP, v);
 	rdmsrl(MSR_IA32_SYSENTER_EIP, v);
 	vmcs_write(VMCS_HOST_SYSENTER_EIP, v);
+	if (!vmx_cfg.pat_efer_ctls)
+		return;		/* vmx_perf_switch() loads them */
 	rdmsrl(MSR_EFER, v);
 	vmcs_write(VMCS_HOST_EFER, v);
 	rdmsrl(MSR_IA32_CR_PAT, v);
@@ -355,7 +372,9 @@ void vmx_vmcs_init(struct xkvm_vcpu *vcpu)
 	vmcs_write(VMCS_LINK_POINTER, ~0ULL);
 	vmcs_write(VMCS_GUEST_DEBUGCTL, 0);
 	vmcs_write(VMCS_GUEST_DR7, VMX_DR7_DEFAULT);
-	vmcs_write(VMCS_GUEST_PAT, VMX_PAT_DEFAULT);
+	if (vmx_cfg.pat_efer_ctls)
+		vmcs_write(VMCS_GUEST_PAT, VMX_PAT_DEFAULT);
+	vmx->pat = VMX_PAT_DEFAULT;
 	vmcs_write(VMCS_GUEST_ACTIVITY, 0);
 	vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, 0);
 	vmcs_write(VMCS_GUEST_PENDING_DBG, 0);
@@ -445,7 +464,9 @@ void vmx_shadow_load(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 	vmcs_write(VMCS_GUEST_CR3, xkvm_shadow_root_pa(vcpu));
 	vmcs_write(VMCS_GUEST_CR4, cr4 & c->cr4_fixed1);
 	vmcs_write(VMCS_CR4_SHADOW, vmx->cr4);
-	vmcs_write(VMCS_GUEST_EFER, efer);
+	if (c->pat_efer_ctls)
+		vmcs_write(VMCS_GUEST_EFER, efer);
+	vmx->hw_efer = efer;
 	vmcs_write(VMCS_ENTRY_CTLS, c->entry |
 		   (efer & EFER_LMA ? VMX_ENTRY_IA32E : 0));
 	vmx_rmode_load(vcpu, vmx);
@@ -648,7 +669,8 @@ static unsigned long vmx_msr_field(u32 index)
 	case MSR_IA32_SYSENTER_CS:	return VMCS_GUEST_SYSENTER_CS;
 	case MSR_IA32_SYSENTER_ESP:	return VMCS_GUEST_SYSENTER_ESP;
 	case MSR_IA32_SYSENTER_EIP:	return VMCS_GUEST_SYSENTER_EIP;
-	case MSR_IA32_CR_PAT:		return VMCS_GUEST_PAT;
+	case MSR_IA32_CR_PAT:
+		return vmx_cfg.pat_efer_ctls ? VMCS_GUEST_PAT : 0;
 	default:			return 0;
 	}
 }
@@ -662,6 +684,8 @@ static u64 *vmx_msr_slot(struct vmx_vcpu *vmx, u32 index)
 	case MSR_CSTAR:			return &vmx->cstar;
 	case MSR_SYSCALL_MASK:		return &vmx->sfmask;
 	case MSR_KERNEL_GS_BASE:	return &vmx->kernel_gs_base;
+	case MSR_IA32_CR_PAT:
+		return vmx_cfg.pat_efer_ctls ? NULL : &vmx->pat;
 	default:			return NULL;
 	}
 }
