@@ -193,6 +193,7 @@ struct xkvm_x86_cr_access {
 
 int xkvm_x86_exit_cr(struct xkvm_vcpu *vcpu, const struct xkvm_x86_cr_access *a);
 int xkvm_x86_exit_vm86_gp(struct xkvm_vcpu *vcpu);
+bool xkvm_x86_realmode_int(struct xkvm_vcpu *vcpu, u8 vector, u64 return_ip);
 u64 xkvm_x86_cr4_reserved(struct xkvm_vcpu *vcpu);
 u64 xkvm_x86_get_cr8(struct xkvm_vcpu *vcpu);
 void xkvm_x86_set_cr8(struct xkvm_vcpu *vcpu, u64 cr8);

@@ -432,6 +432,8 @@ struct vmx_vcpu {
 	u16 rm_sel[XKVM_NR_SEGS];
 	struct kvm_segment rm_segs[XKVM_NR_SEGS];
 	u64 rm_iopl;			/* the guest's RFLAGS.IOPL */
+	struct kvm_dtable rm_idt;	/* the guest's IDTR while in vm86 */
+	bool rm_idt_fixed;		/* the VMCS holds limit 0 instead */
 	u64 rm_tss_base;		/* linear address of the vm86 TSS */
 	struct page *rm_tss[3];		/* allocated at the first use */
 };
@@ -561,6 +563,7 @@ int vmx_rmode_exception(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx);
 u32 vmx_rmode_event(struct vmx_vcpu *vmx, const struct xkvm_x86_event *ev,
 		    u32 info);
 void vmx_rmode_vcpu_free(struct vmx_vcpu *vmx);
+int vmx_exit_shutdown(struct xkvm_vcpu *vcpu);
 void vmx_shadow_load(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx);
 int vmx_vmcs_global_init(void);
 void vmx_vmcs_global_exit(void);

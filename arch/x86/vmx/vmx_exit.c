@@ -93,7 +93,7 @@ static int vmx_exit_dr(struct xkvm_vcpu *vcpu)
 	return xkvm_x86_exit_mov_dr(vcpu);
 }
 
-static int vmx_exit_shutdown(struct xkvm_vcpu *vcpu)
+int vmx_exit_shutdown(struct xkvm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 

@@ -18,6 +18,12 @@
  *    through the vector table like INT n: an external interrupt, NMI or
  *    exception enters with RIP one byte back and an instruction length
  *    of 1, so the IP pushed is the guest's.
+ *  - the redirection only reads a table at linear 0, with no limit: with
+ *    any other IDTR (LIDT moved or shrank it) the redirection bitmap is
+ *    all ones and the VMCS IDTR limit 0, so every INT n and injected event
+ *    faults (#GP with the IDT bit) and the core delivers it in software
+ *    (xkvm_x86_realmode_int(): limit, #GP, #DF, shutdown as a real-mode
+ *    CPU).  The guest's IDTR is kept in rm_idt meanwhile.
  *
  * The guest's own segments: where the VMCS holds another form (bit in
  * rm_fixed), rm_segs has the guest's.  After each exit a segment whose
@@ -50,6 +56,7 @@
 
 #define VM86_TSS_SIZE		(0x68 + 32 + 8192 + 1)
 #define VM86_TSS_IOMAP_FIELD	0x66	/* offset of the I/O map base */
+#define VM86_TSS_REDIRECT	0x68	/* the interrupt-redirection bitmap */
 #define VM86_TSS_DEFAULT	0xfeffd000ULL
 #define VM86_LINEAR_END		0x110000ULL	/* real mode reaches below */
 
@@ -107,6 +114,16 @@ static void rmode_write_fixed(struct vmx_vcpu *vmx, int i,
 	vmx->rm_fixed |= BIT(i);
 }
 
+/* INT n through the table at linear 0 only where that is the guest's IVT. */
+static void rmode_set_redirection(struct vmx_vcpu *vmx)
+{
+	bool native = !vmx->rm_idt.base && vmx->rm_idt.limit >= 0x3ff;
+
+	if (vmx->rm_tss[0])
+		memset(page_address(vmx->rm_tss[0]) + VM86_TSS_REDIRECT,
+		       native ? 0 : 0xff, 32);
+}
+
 static void rmode_enter(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 {
 	u32 tss = READ_ONCE(vcpu->vm->arch.tss_addr);
@@ -128,12 +145,21 @@ static void rmode_enter(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 		}
 		rmode_write_fixed(vmx, i, &v);
 	}
+	/* no protected-mode IDT in vm86: what reaches it faults */
+	vmcs_write(VMCS_GUEST_IDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_IDTR_LIMIT, 0);
+	vmx->rm_idt_fixed = true;
+	rmode_set_redirection(vmx);
 }
 
 static void rmode_leave(struct vmx_vcpu *vmx)
 {
 	struct kvm_segment v;
 	int i;
+
+	vmcs_write(VMCS_GUEST_IDTR_BASE, vmx->rm_idt.base);
+	vmcs_write(VMCS_GUEST_IDTR_LIMIT, vmx->rm_idt.limit);
+	vmx->rm_idt_fixed = false;
 
 	for (i = 0; i < XKVM_NR_SEGS; i++) {
 		v = vmx->rm_segs[i];
@@ -159,6 +185,10 @@ void vmx_rmode_load(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 	for (i = 0; i < XKVM_NR_SEGS; i++)
 		if (!(vmx->rm_fixed & BIT(i)))
 			vmx_seg_get(i, &vmx->rm_segs[i]);
+	if (!vmx->rm_idt_fixed) {
+		vmx->rm_idt.base = vmcs_read(VMCS_GUEST_IDTR_BASE);
+		vmx->rm_idt.limit = vmcs_read(VMCS_GUEST_IDTR_LIMIT);
+	}
 	vmx->rm_fixed = 0;
 	if (want)
 		rmode_enter(vcpu, vmx);
@@ -216,12 +246,28 @@ static int rmode_tss_fault(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx,
 		p = page_address(page);
 		/* I/O bitmap right after the redirection bitmap; all zero */
 		if (n == 0)
-			*(u16 *)(p + VM86_TSS_IOMAP_FIELD) = 0x68 + 32;
+			*(u16 *)(p + VM86_TSS_IOMAP_FIELD) = VM86_TSS_REDIRECT + 32;
 		if (n == (VM86_TSS_SIZE - 1) >> PAGE_SHIFT)
 			p[(VM86_TSS_SIZE - 1) & ~PAGE_MASK] = 0xff;
 		vmx->rm_tss[n] = page;
+		rmode_set_redirection(vmx);
 	}
 	return xkvm_shadow_map_private(vcpu, gva & PAGE_MASK, vmx->rm_tss[n]);
+}
+
+/* The event whose delivery faulted, in software (see the top). */
+static int rmode_deliver(struct xkvm_vcpu *vcpu)
+{
+	struct xkvm_x86_event ev = vcpu->arch.injected;
+	u64 ret = vcpu->arch.rip;
+
+	vcpu->arch.injected_valid = false;
+	if (ev.type == XKVM_EVENT_SW_INT || ev.type == XKVM_EVENT_SW_EXC ||
+	    ev.type == XKVM_EVENT_PRIV_SW_EXC)
+		ret += ev.insn_len;
+	if (!xkvm_x86_realmode_int(vcpu, ev.vector, ret))
+		return vmx_exit_shutdown(vcpu);
+	return 1;
 }
 
 /* An exception in virtual-8086 mode (every one exits there). */
@@ -239,6 +285,9 @@ int vmx_rmode_exception(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 			return rmode_tss_fault(vcpu, vmx, gva);
 		return xkvm_x86_exit_shadow_pf(vcpu, gva, vmx->exit_intr_error);
 	case X86_TRAP_GP:
+		/* the IDT bit: an INT n or injected event met the IDTR limit 0 */
+		if ((vmx->exit_intr_error & 2) && vcpu->arch.injected_valid)
+			return rmode_deliver(vcpu);
 		return xkvm_x86_exit_vm86_gp(vcpu);
 	}
 	if ((info & VMX_INTR_TYPE_MASK) == VMX_INTR_TYPE_SW_EXC) {

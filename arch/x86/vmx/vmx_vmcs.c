@@ -338,6 +338,7 @@ void vmx_vmcs_init(struct xkvm_vcpu *vcpu)
 	/* real mode: vmx_rmode_load() decides at the next entry */
 	vmx->vm86 = false;
 	vmx->rm_fixed = 0;
+	vmx->rm_idt_fixed = false;
 	vmx->rm_reload = true;
 	vmcs_write(VMCS_PF_ERROR_MASK, 0);
 	vmcs_write(VMCS_PF_ERROR_MATCH, 0);
@@ -572,6 +573,8 @@ void vmx_state_get(struct xkvm_vcpu *vcpu, u32 which)
 	st->gdt.limit = vmcs_read(VMCS_GUEST_GDTR_LIMIT);
 	st->idt.base = vmcs_read(VMCS_GUEST_IDTR_BASE);
 	st->idt.limit = vmcs_read(VMCS_GUEST_IDTR_LIMIT);
+	if (vmx->rm_idt_fixed)
+		st->idt = vmx->rm_idt;
 	memset(st->gdt.padding, 0, sizeof(st->gdt.padding));
 	memset(st->idt.padding, 0, sizeof(st->idt.padding));
 	vmx_vmcs_end();
@@ -632,6 +635,7 @@ void vmx_state_set(struct xkvm_vcpu *vcpu, u32 which)
 			vmx_seg_set(i, &st->segs[i]);
 		/* the guest's own now: vmx_rmode_load() makes them fit */
 		vmx->rm_fixed = 0;
+		vmx->rm_idt_fixed = false;
 		vmx->rm_reload = vmx_cfg.shadow;
 		vmcs_write(VMCS_GUEST_GDTR_BASE, st->gdt.base);
 		vmcs_write(VMCS_GUEST_GDTR_LIMIT, st->gdt.limit);
