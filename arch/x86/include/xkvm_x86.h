@@ -283,6 +283,16 @@ phys_addr_t xkvm_tdp_root_pa(struct xkvm *vm);
 
 /* What the two MMUs share (arch/x86/mmu/fault_core.c). */
 int xkvm_mmu_cache_fill(struct xkvm_x86_page_cache *c);
+
+/* A fault being mapped: fault_core.c */
+struct xkvm_mmu_fault {
+	unsigned long seq;		/* vm->mmu_invalidate_seq at the begin */
+	struct page *page;		/* the host page, referenced */
+	bool writable;			/* may be mapped writable */
+};
+int xkvm_mmu_fault_begin(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
+			 xkvm_gfn_t gfn, bool write, struct xkvm_mmu_fault *f);
+bool xkvm_mmu_fault_raced(struct xkvm *vm, const struct xkvm_mmu_fault *f);
 struct page *xkvm_mmu_host_page(unsigned long hva, bool write_fault,
 				bool writable_slot, bool *writable);
 

@@ -370,32 +370,24 @@ static int shadow_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
 		      u64 gva, const struct xkvm_x86_translation *t,
 		      u32 access)
 {
-	bool write = access & XKVM_FAULT_WRITE;
 	bool logging = slot->flags & KVM_MEM_LOG_DIRTY_PAGES;
 	struct xkvm_x86_page_cache *cache = &vcpu->arch.tdp_cache;
 	xkvm_gfn_t gfn = t->gpa >> PAGE_SHIFT;
 	struct xkvm *vm = vcpu->vm;
-	bool writable, installed = false;
-	unsigned long seq;
-	struct page *page;
+	bool installed = false;
+	struct xkvm_mmu_fault mf;
 	u64 leaf, *sptep, old;
+	int r;
 
-	if (xkvm_mmu_cache_fill(cache))
-		return -ENOMEM;
-	seq = READ_ONCE(vm->mmu_invalidate_seq);
-	smp_rmb();
-	page = xkvm_mmu_host_page(xkvm_memslot_gfn_to_hva(slot, gfn), write,
-				  !(slot->flags & KVM_MEM_READONLY), &writable);
-	if (!page)
-		return -EFAULT;
-	if (logging && !write)
-		writable = false;	/* the first write must fault */
-	leaf = page_to_phys(page) | shadow_leaf_bits(t, access, writable);
+	r = xkvm_mmu_fault_begin(vcpu, slot, gfn, access & XKVM_FAULT_WRITE, &mf);
+	if (r)
+		return r;
+	leaf = page_to_phys(mf.page) | shadow_leaf_bits(t, access, mf.writable);
 
 	spin_lock(&vm->mmu_lock);
 	if (t->page_shift == 30)
 		vcpu->arch.shadow_1g_leaves = true;
-	if (vm->mmu_invalidate_in_progress || vm->mmu_invalidate_seq != seq)
+	if (xkvm_mmu_fault_raced(vm, &mf))
 		goto unlock;		/* raced: the guest faults again */
 	sptep = shadow_walk_build(vcpu, cache, gva);
 	if (!sptep)
@@ -414,7 +406,7 @@ static int shadow_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
 unlock:
 	spin_unlock(&vm->mmu_lock);
 	if (!installed)
-		put_page(page);
+		put_page(mf.page);
 	xkvm_x86_stat_inc(vcpu, pf_fixed);
 	return 1;
 }

@@ -505,29 +505,20 @@ static int xkvm_tdp_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
 	const struct xkvm_tdp_format *f = xkvm_x86_ops->tdp;
 	struct xkvm_x86_page_cache *cache = &vcpu->arch.tdp_cache;
 	struct xkvm *vm = vcpu->vm;
-	unsigned long seq;
-	struct page *page;
-	bool writable;
+	struct xkvm_mmu_fault mf;
 	u64 leaf, leaf2m;
 	int r;
 
 	if (gfn >= TDP_MAX_GFN)		/* memslots never reach this high */
 		return -EFAULT;
-	if (xkvm_mmu_cache_fill(cache))
-		return -ENOMEM;
+	r = xkvm_mmu_fault_begin(vcpu, slot, gfn, write_fault, &mf);
+	if (r)
+		return r;
 
-	seq = READ_ONCE(vm->mmu_invalidate_seq);
-	smp_rmb();
-	page = xkvm_mmu_host_page(xkvm_memslot_gfn_to_hva(slot, gfn), write_fault,
-				   !(slot->flags & KVM_MEM_READONLY), &writable);
-	if (!page)
-		return -EFAULT;
-	if (logging && !write_fault)
-		writable = false;	/* the first write must fault */
-
-	leaf = page_to_phys(page) | f->leaf_ro | (writable ? f->writable : 0);
+	leaf = page_to_phys(mf.page) | f->leaf_ro |
+	       (mf.writable ? f->writable : 0);
 	spin_lock(&vm->mmu_lock);
-	if (vm->mmu_invalidate_in_progress || vm->mmu_invalidate_seq != seq) {
+	if (xkvm_mmu_fault_raced(vm, &mf)) {
 		r = TDP_PRESENT;	/* raced: the guest faults again */
 	} else {
 		if ((fault & XKVM_FAULT_FETCH) && tdp_nx_huge()) {
@@ -536,15 +527,15 @@ static int xkvm_tdp_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
 		} else if (logging) {
 			leaf2m = 0;	/* tracked one 4 KiB page at a time */
 		} else {
-			leaf2m = tdp_leaf_2m(vm, slot, gfn, page, writable);
+			leaf2m = tdp_leaf_2m(vm, slot, gfn, mf.page, mf.writable);
 		}
 		r = tdp_install(vm, cache, gfn, leaf, leaf2m);
-		if (logging && writable)
+		if (logging && mf.writable)
 			xkvm_mark_page_dirty_in_slot(vcpu, slot, gfn);
 	}
 	spin_unlock(&vm->mmu_lock);
 	if (r != TDP_INSTALLED)
-		put_page(page);
+		put_page(mf.page);
 	if (r == TDP_PRESENT)
 		xkvm_x86_stat_inc(vcpu, pf_spurious);
 	else

@@ -35,24 +35,33 @@
 # (default 200000000), NESTED_BOCHS_SMP (CPUs, default 2), NESTED_MEM (as for
 # QEMU, e.g. 1G; default 512M).
 
-# Variant "noept", on request only (NESTED_VARIANTS=noept): both modes load
-# the vendor module with ept=0, so stock kvm_intel and xkvm-intel run
-# guests on shadow page tables and, without unrestricted guest, real mode
-# in virtual-8086 mode. The load message and the PARAMS line prove it. Not
-# in the default run: Bochs already sets the length of make check
-# (Documentation/testing.md has the command and the last result).
-MACHINE_VARIANTS_ON_REQUEST=noept
+# Variants on request only (NESTED_VARIANTS=noept or core2), not in the
+# default run: Bochs already sets the length of make check
+# (Documentation/testing.md has the commands and the last results).
+# - "noept": both modes load the vendor module with ept=0, so stock
+#   kvm_intel and xkvm-intel run guests on shadow page tables and, without
+#   unrestricted guest, real mode in virtual-8086 mode;
+# - "core2": Bochs' core2_penryn_t9600, VT-x without EPT, unrestricted
+#   guest, VPID, preemption timer or PAT/EFER switching: both hypervisors
+#   choose shadow paging themselves.
+# The load message and the PARAMS line prove it.
+MACHINE_VARIANTS_ON_REQUEST="noept core2"
+intel_cpu=${NESTED_BOCHS_CPU:-broadwell_ult}
 case ${machine_variant:-} in
-noept)
-	MACHINE_DESC="Bochs, -cpu ${NESTED_BOCHS_CPU:-broadwell_ult}, ept=0 (shadow paging, real mode in vm86)"
-	MACHINE_VENDOR_PARAMS=ept=0
+noept|core2)
+	if [ "$machine_variant" = core2 ]; then
+		intel_cpu=core2_penryn_t9600
+	else
+		MACHINE_VENDOR_PARAMS=ept=0
+	fi
+	MACHINE_DESC="Bochs, -cpu $intel_cpu${MACHINE_VENDOR_PARAMS:+, $MACHINE_VENDOR_PARAMS} (shadow paging, real mode in vm86)"
 	MACHINE_EXPECT_XKVM='xkvm-intel: VT-x with shadow paging enabled'
 	MACHINE_REFUSE_XKVM='xkvm-intel: VT-x with EPT and unrestricted guest enabled'
 	MACHINE_EXPECT_REFERENCE='^@@XH PARAMS reference kvm_intel .* ept=N( |$)'
 	MACHINE_TIME_FACTOR=2
 	;;
 *)
-	MACHINE_DESC="Bochs, -cpu ${NESTED_BOCHS_CPU:-broadwell_ult} (VT-x with EPT)"
+	MACHINE_DESC="Bochs, -cpu $intel_cpu (VT-x with EPT)"
 	;;
 esac
 MACHINE_XKVM_MODULES=(xkvm xkvm-intel)
@@ -145,7 +154,7 @@ machine_boot()
 	# errors; only panics are worth keeping.
 	cat > "$dir/bochsrc" <<-EOF
 	megs: $(bochs_megs "${NESTED_MEM:-512M}")
-	cpu: model=${NESTED_BOCHS_CPU:-broadwell_ult}, count=1:${NESTED_BOCHS_SMP:-2}:1, ips=${NESTED_BOCHS_IPS:-200000000}
+	cpu: model=$intel_cpu, count=1:${NESTED_BOCHS_SMP:-2}:1, ips=${NESTED_BOCHS_IPS:-200000000}
 	romimage: file=/usr/share/bochs/BIOS-bochs-latest
 	vgaromimage: file=/usr/share/vgabios/vgabios.bin
 	ata0-master: type=cdrom, path=$dir/boot.iso, status=inserted
