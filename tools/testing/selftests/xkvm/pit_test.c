@@ -343,8 +343,12 @@ static void check_ticks(struct __test_metadata *_metadata, struct ucall *uc,
 	TH_LOG("%llu ticks in %llu ms of guest TSC, %llu HLTs",
 	       (unsigned long long)n, (unsigned long long)ms,
 	       (unsigned long long)uc->args[3]);
-	/* At least a few, whatever the emulator's pace... */
-	EXPECT_LE(5, n);
+	/*
+	 * At least a few, whatever the emulator's pace (stock kvm_intel in
+	 * Bochs, reference mode, once delivered only 4 through the IOAPIC
+	 * in 3.5 s of guest TSC)...
+	 */
+	EXPECT_LE(3, n);
 	/* ...and no storm: at most twice the nominal rate, plus slack. */
 	EXPECT_GE(2 * ms + 10, n);
 }
