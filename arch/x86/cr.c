@@ -156,7 +156,8 @@ static bool xkvm_x86_mov_to_cr(struct xkvm_vcpu *vcpu, int cr, u64 val)
 		if (val >> xkvm_x86_guest_maxphyaddr(vcpu))
 			return false;
 		st->cr3 = val;
-		vcpu->arch.tlb_flush_pending = true;
+		/* the guest's TLB keeps its global translations (CR4.PGE) */
+		vcpu->arch.tlb_flush_guest = true;
 		return true;
 	case 4:
 		return xkvm_x86_set_cr4(vcpu, val);
@@ -200,6 +201,17 @@ bool xkvm_x86_cr8_write_exit_wanted(struct xkvm_vcpu *vcpu)
 }
 EXPORT_SYMBOL_GPL(xkvm_x86_cr8_write_exit_wanted);
 
+/* LMSW: PE, MP, EM, TS from @src; PE cannot be cleared.  False: #GP. */
+bool xkvm_x86_lmsw(struct xkvm_vcpu *vcpu, u16 src)
+{
+	const struct xkvm_x86_state *st = &vcpu->arch.state;
+
+	if (!xkvm_x86_set_cr0(vcpu, (st->cr0 & ~0xeULL) | (src & 0xf)))
+		return false;
+	xkvm_x86_state_dirty(vcpu, XKVM_STATE_CRS);
+	return true;
+}
+
 static u64 xkvm_x86_mov_from_cr(struct xkvm_vcpu *vcpu, int cr)
 {
 	const struct xkvm_x86_state *st = &vcpu->arch.state;
@@ -242,8 +254,8 @@ int xkvm_x86_exit_cr(struct xkvm_vcpu *vcpu, const struct xkvm_x86_cr_access *a)
 	case XKVM_CR_CLTS:
 		ok = xkvm_x86_set_cr0(vcpu, st->cr0 & ~(u64)X86_CR0_TS);
 		break;
-	default:	/* LMSW: PE, MP, EM, TS; PE cannot be cleared */
-		ok = xkvm_x86_set_cr0(vcpu, (st->cr0 & ~0xeULL) | (a->lmsw & 0xf));
+	default:
+		ok = xkvm_x86_lmsw(vcpu, a->lmsw);
 		break;
 	}
 	if (!ok) {

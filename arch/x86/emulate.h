@@ -44,6 +44,7 @@ enum emu_result {
 #define OP_SRC16	BIT(11)	/* MOVZX/MOVSX: 16-bit source */
 #define OP_SIGN		BIT(12)	/* MOVSX */
 #define OP_NO64		BIT(13)	/* invalid in 64-bit mode */
+#define OP_RM_REG	BIT(14)	/* ModRM may name a register (mod 3) */
 
 struct xkvm_emu;
 typedef int (*emu_exec_t)(struct xkvm_emu *e);
@@ -153,6 +154,8 @@ int emu_exec_cmpxchg(struct xkvm_emu *e);
 int emu_exec_bt(struct xkvm_emu *e);
 int emu_exec_invlpg(struct xkvm_emu *e);
 int emu_exec_lgdt_lidt(struct xkvm_emu *e);
+int emu_exec_smsw(struct xkvm_emu *e);
+int emu_exec_lmsw(struct xkvm_emu *e);
 int emu_exec_push(struct xkvm_emu *e);
 int emu_exec_pop(struct xkvm_emu *e);
 int emu_exec_movs(struct xkvm_emu *e);

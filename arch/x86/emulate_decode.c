@@ -10,9 +10,10 @@
  * emulator serves (MMIO, string port I/O): MOV forms, MOVZX/MOVSX, the ALU
  * operations, TEST, INC/DEC/NOT/NEG, XCHG, XADD, CMPXCHG, BT*, PUSH/POP
  * with a memory operand, the string instructions, INVLPG (whose exit
- * says nothing of its operand without decode assists), and LGDT/LIDT
- * (which fault in the virtual-8086 mode that runs real mode on VT-x
- * without unrestricted guest).  Anything else is
+ * says nothing of its operand without decode assists), LGDT/LIDT and
+ * LMSW (which fault in the virtual-8086 mode that runs real mode on VT-x
+ * without unrestricted guest), SMSW and LMSW (whose CR0 intercept on
+ * AMD-V says nothing of their operand).  Anything else is
  * EMU_FAIL.  Pure computation on struct xkvm_emu; no guest access.
  */
 #include "emulate.h"
@@ -128,6 +129,8 @@ static const struct emu_opcode emu_groups[NR_GRP][8] = {
 	[GRP_0F01] = {
 		[2] = { 0, 0, emu_exec_lgdt_lidt },
 		[3] = { 0, 1, emu_exec_lgdt_lidt },
+		[4] = { OP_RM_REG, 0, emu_exec_smsw },
+		[6] = { OP_RM_REG, 0, emu_exec_lmsw },
 		[7] = { 0, 0, emu_exec_invlpg },
 	},
 	[GRP_BT] = {
@@ -299,14 +302,14 @@ static int emu_modrm32(struct xkvm_emu *e, int mod, int rm)
 	return EMU_OK;
 }
 
-/* SIB and displacement; the operand must be in memory. */
+/* SIB and displacement; the operand must be in memory (but OP_RM_REG). */
 static int emu_decode_modrm(struct xkvm_emu *e)
 {
 	struct emu_insn *in = &e->in;
 	int mod = in->modrm >> 6, rm = in->modrm & 7, r;
 
-	if (mod == 3)
-		return EMU_FAIL;	/* a register: never emulated */
+	if (mod == 3)	/* a register: emulated only for SMSW/LMSW */
+		return (in->flags & OP_RM_REG) ? EMU_OK : EMU_FAIL;
 	in->base = in->index = -1;
 	if (in->addr_size == 2)
 		r = emu_modrm16(in, mod, rm);

@@ -649,6 +649,52 @@ int emu_exec_invlpg(struct xkvm_emu *e)
 	return EMU_OK;
 }
 
+/* The register a ModRM with mod 3 names in its r/m field. */
+static u64 *emu_rm_reg(struct xkvm_emu *e)
+{
+	return &e->regs[(e->in.modrm & 7) | ((e->in.rex & 1) << 3)];
+}
+
+/*
+ * SMSW (0F 01 /4): CR0 into a register of the operand size, or its low
+ * 16 bits into memory; #GP(0) outside CPL 0 with CR4.UMIP.
+ */
+int emu_exec_smsw(struct xkvm_emu *e)
+{
+	const struct xkvm_x86_state *st = &e->vcpu->arch.state;
+
+	if ((st->cr4 & X86_CR4_UMIP) && e->cpl)
+		return emu_fault(e, X86_TRAP_GP, 0);
+	if ((e->in.modrm >> 6) == 3) {
+		emu_assign_reg(emu_rm_reg(e), e->in.op_size, false, st->cr0);
+		return EMU_OK;
+	}
+	return emu_write(e, e->in.seg, e->ea, &st->cr0, 2);
+}
+
+/*
+ * LMSW (0F 01 /6): PE, MP, EM and TS from a 16-bit register or memory
+ * operand (PE cannot be cleared); #GP(0) outside CPL 0.
+ */
+int emu_exec_lmsw(struct xkvm_emu *e)
+{
+	u16 src;
+	int r;
+
+	if (e->cpl)
+		return emu_fault(e, X86_TRAP_GP, 0);
+	if ((e->in.modrm >> 6) == 3) {
+		src = *emu_rm_reg(e);
+	} else {
+		r = emu_read(e, e->in.seg, e->ea, &src, 2);
+		if (r)
+			return r;
+	}
+	if (!xkvm_x86_lmsw(e->vcpu, src))
+		return emu_fault(e, X86_TRAP_GP, 0);
+	return EMU_OK;
+}
+
 /*
  * LGDT, LIDT (0F 01 /2, /3): a 16-bit limit and the base; with a 16-bit
  * operand size only 24 bits of it, in 64-bit mode all 64.  They reach the

@@ -108,10 +108,15 @@ void xkvm_x86_event_interrupted(struct xkvm_vcpu *vcpu,
 EXPORT_SYMBOL_GPL(xkvm_x86_event_interrupted);
 
 /* An exception pushes its error code only in protected mode, and only some. */
-static bool xkvm_x86_pushes_error_code(struct xkvm_vcpu *vcpu, u8 vector)
+static bool xkvm_x86_protected_mode(struct xkvm_vcpu *vcpu)
 {
 	xkvm_x86_state_need(vcpu, XKVM_STATE_CRS);
-	if (!(vcpu->arch.state.cr0 & X86_CR0_PE))
+	return vcpu->arch.state.cr0 & X86_CR0_PE;
+}
+
+static bool xkvm_x86_pushes_error_code(struct xkvm_vcpu *vcpu, u8 vector)
+{
+	if (!xkvm_x86_protected_mode(vcpu))
 		return false;
 	switch (vector) {
 	case X86_TRAP_DF: case X86_TRAP_TS: case X86_TRAP_NP:
@@ -179,6 +184,14 @@ void xkvm_x86_inject_events(struct xkvm_vcpu *vcpu)
 	if (vcpu->arch.injected_valid) {
 		ev = vcpu->arch.injected;
 		vcpu->arch.injected_valid = false;
+		/*
+		 * real mode pushes no error code, and VT-x refuses an entry
+		 * that would (the guest or KVM_SET_VCPU_EVENTS may have left
+		 * protected mode since the event was taken)
+		 */
+		if (ev.type == XKVM_EVENT_HW_EXC && ev.has_error_code &&
+		    !xkvm_x86_protected_mode(vcpu))
+			ev.has_error_code = false;
 		xkvm_x86_ops->inject_event(vcpu, &ev);
 	} else if (ex->pending) {
 		ev.type = XKVM_EVENT_HW_EXC;
@@ -311,6 +324,7 @@ void xkvm_x86_events_reset(struct xkvm_vcpu *vcpu)
 	vcpu->arch.injected_valid = false;
 	vcpu->arch.nmi.pending = 0;
 	vcpu->arch.nmi.masked = false;
+	vcpu->arch.nmi.iret_pending = false;
 }
 
 static long xkvm_x86_interrupt(struct xkvm_vcpu *vcpu,
@@ -454,6 +468,7 @@ static long xkvm_x86_set_events(struct xkvm_vcpu *vcpu,
 	if (ev.flags & KVM_VCPUEVENT_VALID_NMI_PENDING)
 		vcpu->arch.nmi.pending = !!ev.nmi.pending;
 	vcpu->arch.nmi.masked = ev.nmi.masked;
+	vcpu->arch.nmi.iret_pending = false;
 	return 0;
 }
 

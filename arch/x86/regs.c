@@ -188,6 +188,13 @@ static int xkvm_x86_set_sregs(struct xkvm_vcpu *vcpu, const struct kvm_sregs *s)
 		return -EINVAL;
 
 	xkvm_x86_state_need(vcpu, XKVM_STATE_ALL);
+	/*
+	 * A new CR3 from userspace resets the MMU as on KVM: every guest
+	 * translation goes, the global ones too (the shadow MMU keeps those
+	 * on the guest's own MOV to CR3).
+	 */
+	if (st->cr3 != s->cr3)
+		vcpu->arch.tlb_flush_pending = true;
 	for (i = 0; i < XKVM_NR_SEGS; i++)
 		st->segs[xkvm_sregs_order[i]] = in[i];
 	st->gdt = s->gdt;

@@ -382,9 +382,11 @@ static int xkvm_x86_enter_once(struct xkvm_vcpu *vcpu)
 		return 1;	/* handled at the top of the next round */
 	}
 
-	flush = vcpu->arch.tlb_flush_pending || vcpu->arch.tlb_flush_hw;
+	flush = vcpu->arch.tlb_flush_pending || vcpu->arch.tlb_flush_hw ||
+		vcpu->arch.tlb_flush_guest;
 	vcpu->arch.tlb_flush_pending = false;
 	vcpu->arch.tlb_flush_hw = false;
+	vcpu->arch.tlb_flush_guest = false;
 	vcpu->arch.stat[XKVM_STAT_tlb_flush] += flush;
 	vcpu->arch.has_run = true;
 	xkvm_x86_inject_events(vcpu);

@@ -148,6 +148,12 @@ struct xkvm_x86_interrupt {
 struct xkvm_x86_nmi {
 	u8 pending;
 	bool masked;
+	/*
+	 * AMD-V: the NMI handler's IRET at @iret_rip was intercepted; NMIs
+	 * stay masked until RIP has moved on from it (the IRET has run).
+	 */
+	bool iret_pending;
+	u64 iret_rip;
 };
 
 /*
@@ -223,6 +229,9 @@ struct xkvm_x86_msrs {
 	u64 mcg_cap, mcg_status, mcg_ctl;
 	u64 mce_banks[XKVM_MAX_MCE_BANKS * 4];	/* CTL, STATUS, ADDR, MISC */
 };
+
+/* Non-global shadow leaves a vCPU remembers by address (mmu/shadow.c). */
+#define XKVM_SHADOW_LOCAL_LOG	32
 
 /* Zeroed pages for the second-level tables, taken by one fault. */
 struct xkvm_x86_page_cache {
@@ -325,6 +334,8 @@ struct xkvm_vcpu_arch {
 	bool tlb_flush_pending;			/* (own) XKVM_REQ_TLB_FLUSH taken */
 	bool tlb_flush_hw;			/* (own) flush the TLB tag only:
 						 * the shadow tree stays */
+	bool tlb_flush_guest;			/* (own) a new CR3: the guest's
+						 * non-global translations go */
 	struct xkvm_kvmclock clock;		/* (own) */
 	u32 pkru, host_pkru;			/* (own) guest PKRU; the VMM's */
 	bool l1d_flush;				/* (own) L1D may hold host data */
@@ -344,6 +355,10 @@ struct xkvm_vcpu_arch {
 	int shadow_levels;		/* 4, or 3: PAE (root below 4 GiB) */
 	unsigned long shadow_tables;	/* table pages below the root */
 	bool shadow_1g_leaves;		/* leaves of a guest 1 GiB page may exist */
+	/* (own) where the non-global leaves are: > XKVM_SHADOW_LOCAL_LOG
+	 * entries means anywhere (mmu/shadow.c) */
+	unsigned int shadow_nr_local;
+	u64 shadow_local[XKVM_SHADOW_LOCAL_LOG];
 
 	bool has_run;			/* (own) KVM_RUN was called */
 	struct kvm_cpuid_entry2 *cpuid;	/* (own) KVM_SET_CPUID2 table */

@@ -192,6 +192,7 @@ struct xkvm_x86_cr_access {
 				 X86_CR4_OSXMMEXCPT)
 
 int xkvm_x86_exit_cr(struct xkvm_vcpu *vcpu, const struct xkvm_x86_cr_access *a);
+bool xkvm_x86_lmsw(struct xkvm_vcpu *vcpu, u16 src);
 int xkvm_x86_exit_vm86_gp(struct xkvm_vcpu *vcpu);
 bool xkvm_x86_realmode_int(struct xkvm_vcpu *vcpu, u8 vector, u64 return_ip);
 u64 xkvm_x86_cr4_reserved(struct xkvm_vcpu *vcpu);
@@ -265,6 +266,7 @@ struct xkvm_x86_translation {
 	bool nx;		/* some level forbids instruction fetches */
 	bool dirty;		/* the leaf's dirty bit is set (now) */
 	bool wp;		/* CR0.WP: supervisor writes obey @writable */
+	bool global;		/* the leaf's G bit, with CR4.PGE on */
 	u8 pkey;		/* protection key of the leaf (IA-32e paging) */
 	u8 page_shift;		/* size of the guest's page: 12, 21, 22, 30 */
 	u32 error;		/* the #PF error code when the walk faults */
@@ -301,6 +303,8 @@ void xkvm_shadow_hw_regs(u64 *cr0, u64 *cr4, u64 *efer);
 phys_addr_t xkvm_shadow_root_pa(struct xkvm_vcpu *vcpu);
 int xkvm_shadow_prepare(struct xkvm_vcpu *vcpu);
 void xkvm_shadow_vcpu_free(struct xkvm_vcpu *vcpu);
+void xkvm_shadow_crs_changed(struct xkvm_vcpu *vcpu, u64 cr0, u64 cr3,
+			     u64 cr4, u64 efer);
 xkvm_gfn_t xkvm_shadow_zap_gfn_range(struct xkvm *vm, xkvm_gfn_t start,
 				     xkvm_gfn_t end, struct xkvm_zap_batch *b);
 int xkvm_x86_exit_shadow_pf(struct xkvm_vcpu *vcpu, u64 gva, u32 error);

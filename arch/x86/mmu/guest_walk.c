@@ -27,6 +27,7 @@
 #define PTE_A		BIT_ULL(5)
 #define PTE_D		BIT_ULL(6)
 #define PTE_PS		BIT_ULL(7)
+#define PTE_G		BIT_ULL(8)
 #define PTE_NX		BIT_ULL(63)
 
 #define WALK_RETRIES	4
@@ -35,7 +36,7 @@ struct xkvm_walk_mode {
 	int levels;		/* 0: no paging */
 	int pte_size;		/* 4 or 8 */
 	int maxphyaddr;
-	bool nx, pse, wp, smep, smap, ac, user;
+	bool nx, pse, pge, wp, smep, smap, ac, user;
 };
 
 /* What one walk found. */
@@ -53,6 +54,7 @@ static void xkvm_walk_mode(struct xkvm_vcpu *vcpu, struct xkvm_walk_mode *m)
 
 	m->nx = st->efer & EFER_NX;
 	m->pse = st->cr4 & X86_CR4_PSE;
+	m->pge = st->cr4 & X86_CR4_PGE;
 	m->wp = st->cr0 & X86_CR0_WP;
 	m->smep = st->cr4 & X86_CR4_SMEP;
 	m->smap = st->cr4 & X86_CR4_SMAP;
@@ -331,6 +333,8 @@ int xkvm_x86_walk_gva(struct xkvm_vcpu *vcpu, u64 gva, u32 access,
 	t->nx = w.nx;
 	t->dirty = (w.pte[w.nr - 1] & PTE_D) || (access & XKVM_FAULT_WRITE);
 	t->wp = m.wp;
+	/* a global translation outlives MOV to CR3 in the guest's TLB */
+	t->global = m.pge && (w.pte[w.nr - 1] & PTE_G);
 	t->page_shift = xkvm_walk_shift(&m, w.level);
 	/* protection keys exist in IA-32e paging only */
 	if (m.levels >= 4)

@@ -17,13 +17,24 @@
  * read-only; the first write faults and sets it), user-accessible and
  * executable as the guest's tables say.  Like a TLB, the shadow may keep
  * a translation after the guest changed its entry until the guest flushes
- * it: INVLPG drops one page, MOV to CR3 and changes of the paging
- * controls drop the vCPU's whole tree (tlb_flush_pending), which is what
- * the architecture lets the guest rely on.  Entries the guest makes more
+ * it: INVLPG drops one page; MOV to CR3 drops the non-global leaves
+ * (tlb_flush_guest), while those of global guest pages (G with CR4.PGE)
+ * stay, as they do in the CPU's TLB; changes of the paging controls
+ * (CR4.PGE toggled among them) drop the vCPU's whole tree
+ * (tlb_flush_pending).  That is what the architecture lets the guest rely
+ * on.  Keeping the global leaves matters: a guest kernel that switches
+ * address spaces often (Linux's text_poke() switches to a temporary mm
+ * and back for every patched instruction) would otherwise fault its whole
+ * working set in again after each switch.  Entries the guest makes more
  * permissive (not present to present, read-only to writable) fault once
  * more and are found by the new walk.  Guest page-table writes are
  * therefore not tracked; see Documentation/mmu.md for what this costs and
  * what is left (a shared, write-protected shadow with a root cache).
+ *
+ * Non-global leaves: the vCPU notes the addresses of the first
+ * XKVM_SHADOW_LOCAL_LOG it makes (shadow_local), so that a MOV to CR3
+ * drops them without a walk of the tree; past that, the flush walks the
+ * tree and also frees the tables it empties.
  *
  * Formats: a guest in IA-32e mode gets 4-level tables (5-level guests are
  * not offered: CR4.LA57 is reserved in shadow mode); every other mode
@@ -42,6 +53,9 @@
  *
  * Locks: every tree is changed only under xkvm.mmu_lock; vcpu->arch.
  * shadow_root changes under it too, in the vCPU's thread, before entry.
+ * The note of non-global leaves (shadow_local, shadow_nr_local) is the
+ * vCPU thread's own: a zap from another thread leaves it naming leaves
+ * that are gone, which the flush then does not find.
  */
 #include <linux/mm.h>
 #include <linux/gfp.h>
@@ -67,6 +81,8 @@
 #define SPT_ORIGIN_SHIFT	9
 #define SPT_ORIGIN_MASK		(3ULL << SPT_ORIGIN_SHIFT)
 enum { SPT_ORIGIN_4K, SPT_ORIGIN_2M, SPT_ORIGIN_4M, SPT_ORIGIN_1G };
+/* Available bit 11 of a leaf: made from a global guest translation. */
+#define SPT_GLOBAL	BIT_ULL(11)
 #define SPT_ADDR	GENMASK_ULL(51, 12)
 #define SPT_TABLE	(SPT_P | SPT_W | SPT_U | SPT_A)
 #define SPT_ENTRIES	512
@@ -205,9 +221,30 @@ static void shadow_reset(struct xkvm_vcpu *vcpu)
 		shadow_batch_put(&b);
 	} while (!done);
 	vcpu->arch.tlb_flush_pending = true;
+	vcpu->arch.tlb_flush_guest = false;
 	vcpu->arch.shadow_1g_leaves = false;
+	vcpu->arch.shadow_nr_local = 0;
 	xkvm_x86_stat_inc(vcpu, shadow_resets);
 }
+
+/*
+ * The vendor's copy of the guest's CR0, CR3, CR4 and EFER was @cr0, @cr3,
+ * @cr4, @efer and vcpu->arch.state holds the new ones (from the guest or
+ * from userspace): what the guest's TLB loses.  New paging controls drop
+ * the tree; a new CR3 alone, the non-global translations.
+ */
+void xkvm_shadow_crs_changed(struct xkvm_vcpu *vcpu, u64 cr0, u64 cr3,
+			     u64 cr4, u64 efer)
+{
+	const struct xkvm_x86_state *st = &vcpu->arch.state;
+
+	if (cr4 != st->cr4 || efer != st->efer ||
+	    ((cr0 ^ st->cr0) & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE)))
+		vcpu->arch.tlb_flush_pending = true;
+	else if (cr3 != st->cr3)
+		vcpu->arch.tlb_flush_guest = true;
+}
+EXPORT_SYMBOL_GPL(xkvm_shadow_crs_changed);
 
 /* A root page for @levels; a PAE root must lie below 4 GiB. */
 static u64 *shadow_alloc_root(int levels)
@@ -219,11 +256,13 @@ static u64 *shadow_alloc_root(int levels)
 	return (u64 *)__get_free_page(gfp);
 }
 
+static void shadow_flush_local(struct xkvm_vcpu *vcpu);
+
 /*
- * Before each entry, interrupts on: a guest TLB flush (MOV to CR3, a
- * change of the paging controls, a request) drops the tree; a change
- * between IA-32e and the other modes changes the root's format.
- * -ENOMEM if no root page can be had.
+ * Before each entry, interrupts on: a guest TLB flush drops the tree (a
+ * change of the paging controls, a request) or its non-global leaves
+ * (MOV to CR3); a change between IA-32e and the other modes changes the
+ * root's format.  -ENOMEM if no root page can be had.
  */
 int xkvm_shadow_prepare(struct xkvm_vcpu *vcpu)
 {
@@ -238,8 +277,11 @@ int xkvm_shadow_prepare(struct xkvm_vcpu *vcpu)
 	    vcpu->arch.shadow_tables > SHADOW_MAX_TABLES ||
 	    (vcpu->arch.shadow_root && vcpu->arch.shadow_levels != levels))
 		shadow_reset(vcpu);
-	if (vcpu->arch.shadow_root && vcpu->arch.shadow_levels == levels)
+	if (vcpu->arch.shadow_root && vcpu->arch.shadow_levels == levels) {
+		if (vcpu->arch.tlb_flush_guest)
+			shadow_flush_local(vcpu);
 		return 0;
+	}
 
 	root = shadow_alloc_root(levels);
 	if (!root)
@@ -317,6 +359,15 @@ static u64 *shadow_leaf_table(struct xkvm_vcpu *vcpu, u64 gva)
 	return table;
 }
 
+/* The leaf entry of @gva, or NULL if no table holds it.  mmu_lock held. */
+static u64 *shadow_leaf(struct xkvm_vcpu *vcpu, u64 gva)
+{
+	u64 *table = shadow_leaf_table(vcpu, gva);
+
+	return table ? &table[shadow_index(gva, 1, vcpu->arch.shadow_levels)] :
+		       NULL;
+}
+
 static void shadow_put_leaf(u64 pte)
 {
 	struct page *page = pfn_to_page((pte & SPT_ADDR) >> PAGE_SHIFT);
@@ -324,6 +375,89 @@ static void shadow_put_leaf(u64 pte)
 	if ((pte & SPT_W) && !PageReserved(page))
 		SetPageDirty(page);
 	put_page(page);
+}
+
+/*
+ * Clear the non-global leaves below @table (at @level, 1 = leaves; @n
+ * entries) and release their pages; the leaf and directory tables this
+ * empties are freed (the vCPU is out of guest mode and flushes its TLB
+ * tag before it enters again).  Returns whether @table is empty now.
+ * mmu_lock held.
+ */
+static bool shadow_drop_local_table(struct xkvm_vcpu *vcpu, u64 *table,
+				    int level, int n)
+{
+	bool empty = true, keep;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		u64 pte = table[i];
+
+		if (!(pte & SPT_P))
+			continue;
+		if (level > 1)
+			keep = !shadow_drop_local_table(vcpu, spt_child(pte),
+							level - 1, SPT_ENTRIES);
+		else
+			keep = pte & SPT_GLOBAL;
+		if (keep) {
+			empty = false;
+			continue;
+		}
+		WRITE_ONCE(table[i], 0);
+		if (level == 1) {
+			shadow_put_leaf(pte);
+		} else {
+			free_page((unsigned long)spt_child(pte));
+			vcpu->arch.shadow_tables--;
+		}
+	}
+	return empty;
+}
+
+/*
+ * The guest's MOV to CR3: drop the non-global leaves, those the vCPU
+ * noted or, past the note's size, all of them; the TLB tag is flushed at
+ * the entry.
+ */
+static void shadow_flush_local(struct xkvm_vcpu *vcpu)
+{
+	unsigned int i, n = vcpu->arch.shadow_nr_local;
+	int levels = vcpu->arch.shadow_levels;
+	u64 *sptep, pte;
+
+	spin_lock(&vcpu->vm->mmu_lock);
+	if (n > XKVM_SHADOW_LOCAL_LOG) {
+		shadow_drop_local_table(vcpu, vcpu->arch.shadow_root, levels,
+					levels == 3 ? SPT_PAE_ROOTS : SPT_ENTRIES);
+	} else {
+		for (i = 0; i < n; i++) {
+			sptep = shadow_leaf(vcpu, vcpu->arch.shadow_local[i]);
+			pte = sptep ? *sptep : 0;
+			if ((pte & SPT_P) && !(pte & SPT_GLOBAL)) {
+				WRITE_ONCE(*sptep, 0);
+				shadow_put_leaf(pte);
+			}
+		}
+	}
+	spin_unlock(&vcpu->vm->mmu_lock);
+	vcpu->arch.shadow_nr_local = 0;
+	vcpu->arch.tlb_flush_guest = false;
+	vcpu->arch.tlb_flush_hw = true;
+}
+
+/* A non-global leaf was made at @gva: note where (vCPU thread). */
+static void shadow_note_local(struct xkvm_vcpu *vcpu, u64 gva)
+{
+	unsigned int n = vcpu->arch.shadow_nr_local;
+
+	gva &= PAGE_MASK;
+	if (n > XKVM_SHADOW_LOCAL_LOG ||
+	    (n && vcpu->arch.shadow_local[n - 1] == gva))
+		return;
+	if (n < XKVM_SHADOW_LOCAL_LOG)
+		vcpu->arch.shadow_local[n] = gva;
+	vcpu->arch.shadow_nr_local = n + 1;	/* one past the end: anywhere */
 }
 
 /* The leaf for a translation the guest's tables allow. */
@@ -338,6 +472,8 @@ static u64 shadow_leaf_bits(const struct xkvm_x86_translation *t,
 		leaf |= SPT_U;
 	if (t->nx)
 		leaf |= SPT_NX;
+	if (t->global)
+		leaf |= SPT_GLOBAL;
 	leaf |= (u64)t->pkey << SPT_PKEY_SHIFT;
 	switch (t->page_shift) {
 	case 21:
@@ -395,6 +531,8 @@ static int shadow_map(struct xkvm_vcpu *vcpu, struct xkvm_memslot *slot,
 	old = *sptep;
 	WRITE_ONCE(*sptep, leaf);
 	installed = true;
+	if (!(leaf & SPT_GLOBAL))
+		shadow_note_local(vcpu, gva);
 	if (old & SPT_P) {
 		/* a stale translation (or fewer rights) may be cached */
 		if ((old ^ leaf) & ~(SPT_W | SPT_D))
@@ -437,6 +575,7 @@ int xkvm_shadow_map_private(struct xkvm_vcpu *vcpu, u64 gva, struct page *page)
 	old = *sptep;
 	/* read-only: the CPU reads a vm86 TSS's bitmaps, writes nothing */
 	WRITE_ONCE(*sptep, page_to_phys(page) | SPT_P | SPT_A | SPT_NX);
+	shadow_note_local(vcpu, gva);
 	if (old & SPT_P) {
 		vcpu->arch.tlb_flush_hw = true;
 		shadow_put_leaf(old);

@@ -253,6 +253,13 @@ struct svm_vcpu {
 	 */
 	u64 exit_rip;
 	bool virq_injected;		/* this entry injected through V_IRQ */
+	/*
+	 * This entry set RFLAGS.TF to step over the NMI handler's IRET, an
+	 * NMI waiting behind it (svm_main.c); the guest's own TF was
+	 * @nmi_step_tf.
+	 */
+	bool nmi_step;
+	bool nmi_step_tf;
 	bool soft_injected;		/* this entry injected a software event */
 };
 

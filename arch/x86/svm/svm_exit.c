@@ -16,6 +16,7 @@
 #include <asm/trapnr.h>
 
 #include "svm.h"
+#include <asm/debugreg.h>
 
 typedef int (*svm_exit_handler)(struct xkvm_vcpu *vcpu);
 
@@ -84,13 +85,18 @@ static int svm_exit_vintr(struct xkvm_vcpu *vcpu)
 
 static int svm_exit_iret(struct xkvm_vcpu *vcpu)
 {
+	struct xkvm_x86_nmi *nmi = &vcpu->arch.nmi;
+
 	/*
 	 * The NMI handler is returning: NMIs are open again once this IRET
-	 * has run.  A waiting NMI may be delivered one instruction early,
-	 * at the IRET itself, which the guest sees as an NMI right after.
+	 * has run, which the intercept comes before.  They stay masked
+	 * until an exit sees RIP elsewhere (svm_nmi_iret_done); a waiting
+	 * NMI is delivered then, not at the IRET, which would re-enter the
+	 * handler before it has returned.
 	 */
 	xkvm_x86_stat_inc(vcpu, exits_iret);
-	vcpu->arch.nmi.masked = false;
+	nmi->iret_pending = true;
+	nmi->iret_rip = vcpu->arch.rip;
 	to_svm(vcpu)->vmcb->intercept_misc1 &= ~SVM_INTERCEPT_IRET;
 	return 1;
 }
@@ -150,8 +156,9 @@ static int svm_exit_cr(struct xkvm_vcpu *vcpu)
 	if (!(svm_features & SVM_FEATURE_DECODE_ASSISTS) ||
 	    !(svm_features & SVM_FEATURE_NRIPS) ||
 	    !(v->exit_info_1 & SVM_CR_INFO_MOV)) {
+		/* SMSW, LMSW m16: the emulator */
 		if (!xkvm_x86_decode_cr_access(vcpu, code & 0xf, write, &a))
-			return 1;
+			return xkvm_x86_emulate_mmio(vcpu, 0, false, NULL, 0);
 	}
 	return xkvm_x86_exit_cr(vcpu, &a);
 }
@@ -159,13 +166,21 @@ static int svm_exit_cr(struct xkvm_vcpu *vcpu)
 /*
  * #DB and #AC are intercepted only so that a guest cannot make the CPU
  * deliver them in an endless loop without an instruction boundary (a
- * host CPU hang): they go back into the guest.
+ * host CPU hang): they go back into the guest, but the single step xkvm
+ * itself set.
  */
 static int svm_exit_db(struct xkvm_vcpu *vcpu)
 {
-	struct svm_vmcb *v = to_svm(vcpu)->vmcb;
+	struct svm_vcpu *s = to_svm(vcpu);
+	struct svm_vmcb *v = s->vmcb;
 
 	xkvm_x86_stat_inc(vcpu, exits_exception);
+	/* the step over the NMI handler's IRET (svm_nmi_step_arm): ours */
+	if (s->nmi_step && !s->nmi_step_tf &&
+	    (v->dr6 & (DR_STEP | DR_TRAP_BITS)) == DR_STEP) {
+		v->dr6 = SVM_DR6_INIT;
+		return 1;
+	}
 	/* B0-B3, BD, BS, BT as the guest's DR6 reads them */
 	vcpu->arch.dr6 = (vcpu->arch.dr6 & ~0xe00fULL) | (v->dr6 & 0xe00f);
 	v->dr6 = SVM_DR6_INIT;

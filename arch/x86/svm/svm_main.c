@@ -167,12 +167,46 @@ static void svm_set_irq_window(struct xkvm_vcpu *vcpu, bool on)
 
 /*
  * AMD-V has no NMI window.  NMIs blocked by a running handler are seen
- * to open at its IRET (intercepted while vcpu->arch.nmi.masked); an NMI
+ * to open after its IRET (intercepted while vcpu->arch.nmi.masked, then
+ * single-stepped if an NMI waits: svm_nmi_step_arm); an NMI
  * held back by an interrupt shadow or by another event waits for the next
  * exit (KVM single-steps the guest there instead).
  */
 static void svm_set_nmi_window(struct xkvm_vcpu *vcpu, bool on)
 {
+}
+
+/*
+ * Before an entry at the NMI handler's intercepted IRET with an NMI
+ * waiting: single-step it, so that the #DB after it (svm_exit_db) exits
+ * and the NMI goes in right after the IRET, as on the CPU.  IRET loads
+ * the guest's RFLAGS from its stack; should it fault instead, the TF is
+ * taken back at the exit.
+ */
+static void svm_nmi_step_arm(struct xkvm_vcpu *vcpu, struct svm_vcpu *s)
+{
+	const struct xkvm_x86_nmi *nmi = &vcpu->arch.nmi;
+
+	s->nmi_step = nmi->iret_pending && nmi->pending &&
+		      vcpu->arch.rip == nmi->iret_rip;
+	if (s->nmi_step) {
+		s->nmi_step_tf = vcpu->arch.rflags & X86_EFLAGS_TF;
+		s->vmcb->rflags |= X86_EFLAGS_TF;
+	}
+}
+
+/*
+ * After an exit: RIP has left the intercepted IRET of the NMI handler, so
+ * it has run and NMIs are open.
+ */
+static void svm_nmi_iret_done(struct xkvm_vcpu *vcpu)
+{
+	struct xkvm_x86_nmi *nmi = &vcpu->arch.nmi;
+
+	if (nmi->iret_pending && vcpu->arch.rip != nmi->iret_rip) {
+		nmi->iret_pending = false;
+		nmi->masked = false;
+	}
 }
 
 /*
@@ -344,11 +378,12 @@ static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	v->rsp = vcpu->arch.regs[XKVM_REG_RSP];
 	v->rip = vcpu->arch.rip;
 	v->rflags = vcpu->arch.rflags;
+	svm_nmi_step_arm(vcpu, s);
 	v->tsc_offset = vcpu->arch.msrs.tsc_offset;
 	if (!svm_in_shadow(vcpu))
 		v->int_state &= ~SVM_INT_STATE_SHADOW;
 	/* an NMI handler is running: its IRET opens NMIs again */
-	if (vcpu->arch.nmi.masked)
+	if (vcpu->arch.nmi.masked && !vcpu->arch.nmi.iret_pending)
 		v->intercept_misc1 |= SVM_INTERCEPT_IRET;
 	else
 		v->intercept_misc1 &= ~SVM_INTERCEPT_IRET;
@@ -376,6 +411,11 @@ static void svm_enter_guest(struct xkvm_vcpu *vcpu, bool flush_tlb)
 	vcpu->arch.rip = v->rip;
 	s->exit_rip = v->rip;
 	vcpu->arch.rflags = v->rflags;
+	if (s->nmi_step && v->rip == vcpu->arch.nmi.iret_rip)
+		/* the IRET has not run: the TF is still ours */
+		vcpu->arch.rflags = (v->rflags & ~X86_EFLAGS_TF) |
+				    (s->nmi_step_tf ? X86_EFLAGS_TF : 0);
+	svm_nmi_iret_done(vcpu);
 }
 
 /*

@@ -200,13 +200,11 @@ void svm_state_set(struct xkvm_vcpu *vcpu, u32 which)
 		/*
 		 * The hardware's are made at the entry: svm_shadow_load().
 		 * New paging controls or a new CR3 from anywhere (the guest,
-		 * KVM_SET_SREGS) make the vCPU's shadow tree stale.
+		 * KVM_SET_SREGS) make the vCPU's shadow tree stale, or its
+		 * non-global part.
 		 */
-		if (s->guest_cr3 != st->cr3 || s->guest_cr4 != st->cr4 ||
-		    s->guest_efer != st->efer ||
-		    ((s->guest_cr0 ^ st->cr0) & (X86_CR0_PG | X86_CR0_WP |
-						  X86_CR0_PE)))
-			vcpu->arch.tlb_flush_pending = true;
+		xkvm_shadow_crs_changed(vcpu, s->guest_cr0, s->guest_cr3,
+					s->guest_cr4, s->guest_efer);
 		s->guest_cr0 = st->cr0;
 		s->guest_cr3 = st->cr3;
 		s->guest_cr4 = st->cr4;

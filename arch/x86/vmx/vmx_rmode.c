@@ -114,14 +114,18 @@ static void rmode_write_fixed(struct vmx_vcpu *vmx, int i,
 	vmx->rm_fixed |= BIT(i);
 }
 
+/* The guest's IDTR covers the whole vector table at linear 0. */
+static bool rmode_native_ivt(const struct vmx_vcpu *vmx)
+{
+	return !vmx->rm_idt.base && vmx->rm_idt.limit >= 0x3ff;
+}
+
 /* INT n through the table at linear 0 only where that is the guest's IVT. */
 static void rmode_set_redirection(struct vmx_vcpu *vmx)
 {
-	bool native = !vmx->rm_idt.base && vmx->rm_idt.limit >= 0x3ff;
-
 	if (vmx->rm_tss[0])
 		memset(page_address(vmx->rm_tss[0]) + VM86_TSS_REDIRECT,
-		       native ? 0 : 0xff, 32);
+		       rmode_native_ivt(vmx) ? 0 : 0xff, 32);
 }
 
 static void rmode_enter(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
@@ -145,9 +149,16 @@ static void rmode_enter(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 		}
 		rmode_write_fixed(vmx, i, &v);
 	}
-	/* no protected-mode IDT in vm86: what reaches it faults */
-	vmcs_write(VMCS_GUEST_IDTR_BASE, 0);
-	vmcs_write(VMCS_GUEST_IDTR_LIMIT, 0);
+	/*
+	 * Nothing reaches a protected-mode IDT in vm86 while INT n goes
+	 * through the guest's vector table at 0 (exceptions exit, events
+	 * are software interrupts): SIDT reads the guest's IDTR.  With any
+	 * other table, INT n and events must fault (limit 0), and SIDT
+	 * reads the base only.
+	 */
+	vmcs_write(VMCS_GUEST_IDTR_BASE, vmx->rm_idt.base);
+	vmcs_write(VMCS_GUEST_IDTR_LIMIT,
+		   rmode_native_ivt(vmx) ? vmx->rm_idt.limit : 0);
 	vmx->rm_idt_fixed = true;
 	rmode_set_redirection(vmx);
 }
@@ -209,6 +220,11 @@ void vmx_rmode_fold(struct vmx_vcpu *vmx)
 	for_each_set_bit(i, &bits, XKVM_NR_SEGS) {
 		u16 sel = vmx_seg_selector(i);
 
+		/*
+		 * Unchanged: nothing was loaded, or the value the VMCS held
+		 * (which cannot be told apart; the guest's selector stays,
+		 * with the same base).
+		 */
 		if (sel == vmx->rm_sel[i])
 			continue;
 		if (vmx->vm86) {
@@ -289,6 +305,11 @@ int vmx_rmode_exception(struct xkvm_vcpu *vcpu, struct vmx_vcpu *vmx)
 		if ((vmx->exit_intr_error & 2) && vcpu->arch.injected_valid)
 			return rmode_deliver(vcpu);
 		return xkvm_x86_exit_vm86_gp(vcpu);
+	case X86_TRAP_SS:
+		/* past 64 KiB of a big-real-mode stack segment: the same */
+		if (vmx->rm_segs[XKVM_SEG_SS].limit > 0xffff)
+			return xkvm_x86_exit_vm86_gp(vcpu);
+		break;
 	}
 	if ((info & VMX_INTR_TYPE_MASK) == VMX_INTR_TYPE_SW_EXC) {
 		/* INT3, INTO: the vector table's, past the instruction */

@@ -615,12 +615,14 @@ void vmx_state_set(struct xkvm_vcpu *vcpu, u32 which)
 	/* guest memory is read before the VMCS is made current (may sleep) */
 	if (which & XKVM_STATE_CRS)
 		pdptes = vmx_load_pdptes(vcpu, vmx, st, pdpte);
-	if ((which & XKVM_STATE_CRS) && vmx_cfg.shadow &&
-	    (vmx->cr3 != st->cr3 || vmx->cr4 != st->cr4 ||
-	     vmx->efer != st->efer ||
-	     ((vmx->cr0 ^ st->cr0) & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE))))
-		/* new paging controls or CR3, from anywhere: the tree is stale */
-		vcpu->arch.tlb_flush_pending = true;
+	if ((which & XKVM_STATE_CRS) && vmx_cfg.shadow)
+		/*
+		 * New paging controls or CR3, from anywhere (the guest,
+		 * KVM_SET_SREGS): the vCPU's shadow tree, or its non-global
+		 * part, is stale.
+		 */
+		xkvm_shadow_crs_changed(vcpu, vmx->cr0, vmx->cr3, vmx->cr4,
+					vmx->efer);
 	if (which & XKVM_STATE_CRS) {
 		vmx->cr0 = st->cr0;
 		vmx->cr2 = st->cr2;

@@ -61,6 +61,8 @@
 #   the names that matter here),
 #   NESTED_QEMU_TIMEOUT (seconds per QEMU boot of vmm_qemu_test, default 240;
 #   vmm_migrate_test: per QEMU process, each of its waits a quarter of it),
+#   NESTED_QEMU_CONFIGS (vmm_qemu_test's boots instead of its five, ";"
+#   between them, e.g. "pc_smp1 pc,kernel-irqchip=off 1 qemu64"),
 #   NESTED_VMM (default 1: also run vmm_qemu_test.sh, where Debian's QEMU
 #   boots a Linux guest on the hypervisor under test, and vmm_migrate_test.sh,
 #   where it live-migrates one, in machines that get
@@ -730,6 +732,8 @@ build_initrd()
 	[ -f "$build/kvm_stat" ] && vmm_env+=(XKVM_KVM_STAT="$build/kvm_stat")
 	# The L2 guest boots several times slower on the debug kernel: it
 	# gets most of the binary's time limit instead of 240 s.
+	[ -n "${NESTED_QEMU_CONFIGS:-}" ] &&
+		vmm_env+=(XKVM_QEMU_CONFIGS="$NESTED_QEMU_CONFIGS")
 	if [ -n "${NESTED_QEMU_TIMEOUT:-}" ]; then
 		vmm_env+=(XKVM_QEMU_TIMEOUT="$NESTED_QEMU_TIMEOUT")
 	elif [ "$kver" = "$debug_kver" ]; then

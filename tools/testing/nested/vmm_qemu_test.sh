@@ -244,7 +244,7 @@ check_devices()
 	tap_line $((n + 2)) "${name}_kvmclock" "$why"
 }
 
-# XKVM_QEMU_CONFIGS: "name machine smp cpu [virtio]" per line.  The userspace
+# XKVM_QEMU_CONFIGS: "name machine smp cpu [virtio]" per line (or ";").  The userspace
 # irqchip (kernel-irqchip=off, deprecated in QEMU), then QEMU's default
 # (the in-kernel irqchip) and the split irqchip, on pc and q35.
 # "virtio": the real-devices boot (virtio_args), three more TAP lines
@@ -254,6 +254,7 @@ pc_irqchip pc 4 host virtio
 q35_irqchip q35 4 host
 pc_split pc,kernel-irqchip=split 4 host
 q35_split q35,kernel-irqchip=split 4 host"}
+configs=$(echo "$configs" | tr ';' '\n')
 [ "$bench" = 1 ] && configs=$(echo "$configs" | head -1)
 echo "1..$(echo "$configs" | awk '{ n += ($5 == "virtio") ? 4 : 1 } END { print n }')"
 # Stock kvm_amd under QEMU 7.2's TCG (the amd machine) hangs early in the

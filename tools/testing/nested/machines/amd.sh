@@ -88,11 +88,6 @@ nonpt)
 	# every guest page fault and CR3 write exits: the VMM tests take
 	# about twice as long (vmm_qemu_test: 261 s of the usual 300)
 	MACHINE_TIME_FACTOR=2
-	# Known defect, left out by default: on xkvm's shadow MMU the L2
-	# boot of the xkvm->stock migration line hung after "Probing EDD" in
-	# 2 of 3 runs (its bitmap and ring lines passed every time).
-	# NESTED_VARIANTS=nonpt NESTED_TESTS=vmm_migrate_test runs it.
-	MACHINE_DEFAULT_SKIP="vmm_migrate_test"
 	;;
 *)
 	amd_cpu=EPYC,+svm,+npt,+pku

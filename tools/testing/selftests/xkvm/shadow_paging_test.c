@@ -21,6 +21,15 @@
  *    right guest-physical pages (checked from the host too);
  *  - 64 address spaces (CR3 roots) switched round after round, including
  *    edits to the page tables of spaces that are not current;
+ *  - global pages (CR4.PGE): a retargeted global 4 KiB or 2 MiB page is
+ *    seen after INVLPG and after CR4.PGE is toggled; non-global pages
+ *    retargeted while global ones are mapped are seen after MOV to CR3
+ *    (a few of them and more than a shadow MMU may note one by one); and
+ *    global translations survive MOV to CR3: re-reading 64 global pages
+ *    after each of 100 CR3 switches must not exit per page (a shadow MMU
+ *    that drops them on every MOV to CR3 made a Linux guest's boot with
+ *    one CPU, which patches thousands of instructions with text_poke(),
+ *    take minutes);
  *  - 32-bit protected mode from hand-written code: no paging, 2-level
  *    paging (4 KiB and 4 MiB PSE pages), PAE paging (4 KiB and 2 MiB
  *    pages), a #PF through a 32-bit IDT gate in both, the A/D bits the
@@ -35,9 +44,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 
 #include "kselftest_harness.h"
+#include "stats_util.h"
 #include "x86_util.h"
 
 #define DATA_GPA	0x40000000ULL		/* 1 GiB */
@@ -49,6 +60,7 @@
 #define POISON		0xdeadbeefdeadbeefULL
 #define MARK(gpa)	(0x5afe000000000000ULL | (gpa))
 
+#define PTE_GLOBAL	(1ULL << 8)
 #define PTE_NX		(1ULL << 63)
 #define PTE_BIT51	(1ULL << 51)
 #define PTE_PW		(PTE_PRESENT | PTE_WRITABLE)
@@ -1046,6 +1058,153 @@ TEST(cr3_switch_many)
 		ASSERT_EQ(2 * NR_SPACES + i + 1,
 			  ((uint64_t *)hva(&e, space_page[i]))[1])
 			TH_LOG("space %llu", (unsigned long long)i);
+	kvm_vm_free(e.vm);
+}
+
+/* ----------------------- 8b. global pages (CR4.PGE) ----------------------- */
+
+#define CR4_PGE		(1ULL << 7)
+#define NR_LOCAL	40	/* more non-global pages than xkvm notes singly */
+#define NR_GLOBAL	64
+#define GLOBAL_ROUNDS	100
+
+/*
+ * p.arg: [0] gva of the non-global pages, [1]/[2] the gpas of their even /
+ * odd round targets, [3] gva of their first PTE, [4] gva of the global
+ * pages of the exit count, [5] the sum of their marks, [6] a second root
+ * (a copy of the first).
+ */
+static uint64_t local_target(uint64_t i, uint64_t r)
+{
+	return (r & 1 ? p.arg[2] : p.arg[1]) + i * PAGE_SIZE;
+}
+
+/* Read @n of the non-global pages mapped for round @r, retarget all for @r + 1. */
+static void local_round(uint64_t n, uint64_t r)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		GUEST_ASSERT_EQ(rd(p.arg[0] + i * PAGE_SIZE),
+				MARK(local_target(i, r)));
+	for (i = 0; i < NR_LOCAL; i++)
+		*E(p.arg[3] + 8 * i) = local_target(i, r + 1) | PTE_PW;
+}
+
+static void guest_global(void)
+{
+	uint64_t cr4 = read_cr4(), root0 = read_cr3(), r, i, sum = 0;
+
+	write_cr4(cr4 | CR4_PGE);
+	/* retargeted global pages: INVLPG, then CR4.PGE off and on again */
+	GUEST_ASSERT_EQ(rd(p.x), MARK(p.page[0]));
+	GUEST_ASSERT_EQ(rd(p.x2 + 0x5000), MARK(p.page[4] + 0x5000));
+	*E(p.ent[1]) = p.page[1] | PTE_PW | PTE_GLOBAL;
+	*E(p.ent2[2]) = p.page[5] | PTE_PW | PTE_LARGE | PTE_GLOBAL;
+	invlpg(p.x);
+	invlpg(p.x2 + 0x1ff000);	/* anywhere in the 2 MiB page */
+	GUEST_ASSERT_EQ(rd(p.x), MARK(p.page[1]));
+	GUEST_ASSERT_EQ(rd(p.x2 + 0x5000), MARK(p.page[5] + 0x5000));
+	*E(p.ent[1]) = p.page[2] | PTE_PW | PTE_GLOBAL;
+	*E(p.ent2[2]) = p.page[4] | PTE_PW | PTE_LARGE | PTE_GLOBAL;
+	write_cr4(cr4);
+	write_cr4(cr4 | CR4_PGE);
+	GUEST_ASSERT_EQ(rd(p.x), MARK(p.page[2]));
+	GUEST_ASSERT_EQ(rd(p.x2 + 0x5000), MARK(p.page[4] + 0x5000));
+	GUEST_SYNC(1);
+
+	/*
+	 * Non-global pages retargeted while global ones are mapped, then
+	 * MOV to CR3 (the two roots map the same): a few, then many, then a
+	 * few again.
+	 */
+	for (r = 0; r < 6; r++) {
+		GUEST_ASSERT_EQ(rd(p.x), MARK(p.page[2]));
+		local_round(r & 2 ? NR_LOCAL : 3, r);
+		write_cr3(r & 1 ? root0 : p.arg[6]);
+	}
+	GUEST_SYNC(2);
+
+	/* global pages read again after each MOV to CR3: the host counts exits */
+	for (i = 0; i < NR_GLOBAL; i++)
+		rd(p.arg[4] + i * PAGE_SIZE);
+	GUEST_SYNC(3);
+	for (r = 0; r < GLOBAL_ROUNDS; r++) {
+		write_cr3(r & 1 ? root0 : p.arg[6]);
+		for (i = 0; i < NR_GLOBAL; i++)
+			sum += rd(p.arg[4] + i * PAGE_SIZE);
+	}
+	write_cr3(root0);
+	GUEST_SYNC(4);
+	GUEST_ASSERT_EQ(sum, GLOBAL_ROUNDS * p.arg[5]);
+	write_cr4(cr4);
+	GUEST_SYNC(5);
+}
+
+static int64_t vcpu_exits(struct stats_file *sf)
+{
+	if (stats_file_read(sf))
+		return -1;
+	return stats_file_get(sf, "exits");
+}
+
+TEST(global_pages)
+{
+	uint64_t a, b, gp, i, *root1;
+	int64_t exits0, exits1;
+	struct stats_file sf;
+	struct env e;
+
+	env_create(&e, guest_global);
+	for (i = 0; i < 3; i++)
+		p.page[i] = page_alloc(&e);
+	/* 2 MiB targets: the second half of the data slot, and its start */
+	p.page[4] = DATA_GPA + SZ_2M;
+	p.page[5] = DATA_GPA;
+	p.x = X_GVA;
+	map_4k(&e, X_GVA, p.page[0], PTE_PW | PTE_GLOBAL);
+	entries_of(&e, X_GVA, 1, p.ent);
+	p.x2 = X2_GVA;
+	map_2m(&e, X2_GVA, p.page[4]);
+	*entry(e.vm, X2_GVA, 2) |= PTE_GLOBAL;
+	entries_of(&e, X2_GVA, 2, p.ent2);
+
+	a = page_alloc(&e);
+	for (i = 1; i < NR_LOCAL; i++)
+		page_alloc(&e);
+	b = page_alloc(&e);
+	for (i = 1; i < NR_LOCAL; i++)
+		page_alloc(&e);
+	for (i = 0; i < NR_LOCAL; i++)
+		map_4k(&e, L_GVA + i * PAGE_SIZE, a + i * PAGE_SIZE, PTE_PW);
+	p.arg[0] = L_GVA;
+	p.arg[1] = a;
+	p.arg[2] = b;
+	p.arg[3] = entry_gpa(e.vm, e.vm->pml4_gpa, L_GVA, 1);
+	/* the global pages of the exit count, in a page table of their own */
+	p.arg[4] = L_GVA + SZ_2M;
+	for (i = 0; i < NR_GLOBAL; i++) {
+		gp = page_alloc(&e);
+		map_4k(&e, p.arg[4] + i * PAGE_SIZE, gp, PTE_PW | PTE_GLOBAL);
+		p.arg[5] += MARK(gp);
+	}
+	root1 = hva(&e, p.arg[6] = table_alloc(&e));
+	memcpy(root1, hva(&e, e.vm->pml4_gpa), PAGE_SIZE);
+	env_sync(&e);
+
+	ASSERT_EQ(0, stats_file_open(&sf, ioctl(e.vcpu->fd, KVM_GET_STATS_FD, 0)));
+	vcpu_expect_sync(e.vcpu, 1);
+	vcpu_expect_sync(e.vcpu, 2);
+	vcpu_expect_sync(e.vcpu, 3);
+	exits0 = vcpu_exits(&sf);
+	vcpu_expect_sync(e.vcpu, 4);
+	exits1 = vcpu_exits(&sf);
+	ASSERT_LE(0, exits0);
+	TH_LOG("%d MOV to CR3, each followed by reads of %d global pages: %lld exits",
+	       GLOBAL_ROUNDS, NR_GLOBAL, (long long)(exits1 - exits0));
+	EXPECT_LT(exits1 - exits0, GLOBAL_ROUNDS * NR_GLOBAL / 2);
+	vcpu_expect_sync(e.vcpu, 5);
+	stats_file_close(&sf);
 	kvm_vm_free(e.vm);
 }
 

@@ -53,6 +53,8 @@ const char *xkvm_core_module(void);
 const char *xkvm_vendor_module(void);
 /* True when the vendor module is an AMD-V one (name ends in "_amd"). */
 bool xkvm_vendor_is_amd(void);
+/* The vendor module's boolean parameter @param exists and reads N (or 0). */
+bool xkvm_vendor_param_off(const char *param);
 /*
  * True when guests run on shadow page tables: the vendor module's npt
  * (AMD) or ept (Intel) parameter reads N, as on KVM and xkvm alike.

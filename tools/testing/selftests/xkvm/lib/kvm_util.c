@@ -80,7 +80,7 @@ bool xkvm_vendor_is_amd(void)
 	return len >= 4 && !strcmp(m + len - 4, "_amd");
 }
 
-bool xkvm_shadow_paging(void)
+bool xkvm_vendor_param_off(const char *param)
 {
 	const char *mod = xkvm_vendor_module();
 	char path[128], c = 0;
@@ -89,7 +89,7 @@ bool xkvm_shadow_paging(void)
 	if (!mod)
 		return false;
 	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", mod,
-		 xkvm_vendor_is_amd() ? "npt" : "ept");
+		 param);
 	f = fopen(path, "r");
 	if (!f)
 		return false;
@@ -97,6 +97,11 @@ bool xkvm_shadow_paging(void)
 		c = 0;
 	fclose(f);
 	return c == 'N' || c == '0';
+}
+
+bool xkvm_shadow_paging(void)
+{
+	return xkvm_vendor_param_off(xkvm_vendor_is_amd() ? "npt" : "ept");
 }
 
 /* ---- system fd ---- */
