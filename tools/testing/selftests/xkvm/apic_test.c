@@ -1429,7 +1429,7 @@ enum {
 static void guest_timer_deadline(void)
 {
 	uint64_t *cnt = &vec_count[VEC_DEADLINE];
-	uint64_t ms = VOL(guest_tsc_khz), deadline;
+	uint64_t ms = VOL(guest_tsc_khz), deadline, armed;
 	int i;
 
 	apic_sw_enable();
@@ -1442,7 +1442,12 @@ static void guest_timer_deadline(void)
 
 	deadline = rdtsc() + 5 * ms;
 	wrmsr(MSR_IA32_TSC_DEADLINE, deadline);
-	REC(DL_MSR_ARMED, rdmsr(MSR_IA32_TSC_DEADLINE) == deadline);
+	/*
+	 * It reads the deadline, or 0 if it has already fired (an emulated
+	 * machine under load can let 5 ms pass between two instructions).
+	 */
+	armed = rdmsr(MSR_IA32_TSC_DEADLINE);
+	REC(DL_MSR_ARMED, armed == deadline || (!armed && rdtsc() >= deadline));
 	wait_count(cnt, 1);
 	REC(DL_CNT, VOL(*cnt));
 	REC(DL_NOT_EARLY, VOL(irq_tsc) >= deadline);
