@@ -181,14 +181,17 @@ static void svm_set_nmi_window(struct xkvm_vcpu *vcpu, bool on)
  * waiting: single-step it, so that the #DB after it (svm_exit_db) exits
  * and the NMI goes in right after the IRET, as on the CPU.  IRET loads
  * the guest's RFLAGS from its stack; should it fault instead, the TF is
- * taken back at the exit.
+ * taken back at the exit.  Not while this entry delivers an event, whose
+ * frame would keep the TF: the NMI then waits for the next exit.
  */
 static void svm_nmi_step_arm(struct xkvm_vcpu *vcpu, struct svm_vcpu *s)
 {
 	const struct xkvm_x86_nmi *nmi = &vcpu->arch.nmi;
 
 	s->nmi_step = nmi->iret_pending && nmi->pending &&
-		      vcpu->arch.rip == nmi->iret_rip;
+		      vcpu->arch.rip == nmi->iret_rip &&
+		      !(s->vmcb->event_inj & SVM_EVTINJ_VALID) &&
+		      !s->virq_injected;
 	if (s->nmi_step) {
 		s->nmi_step_tf = vcpu->arch.rflags & X86_EFLAGS_TF;
 		s->vmcb->rflags |= X86_EFLAGS_TF;
