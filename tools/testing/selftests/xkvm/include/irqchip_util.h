@@ -146,6 +146,9 @@ static inline void ioapic_set_rte(int pin, uint32_t lo, uint8_t dest)
 
 extern volatile uint64_t irq_count;	/* interrupts taken so far */
 extern volatile uint8_t irq_log[IRQ_LOG_SIZE];
+/* interrupts taken with IF clear and set aside (see irq_record) */
+extern volatile uint64_t irq_repeats;
+extern bool irq_skip_repeats;
 
 /* Exception handler: logs regs->vector and counts it. */
 void irq_record(struct ex_regs *regs);
