@@ -693,8 +693,16 @@ static void guest_vm_to_vm(void)
 	/* ---- on B from here ---- */
 	t_b = pvclock_read(&guest_pvti, NULL, NULL);
 	xsave_to(xs_b);
+	/*
+	 * All of the legacy area but the x87 FCS and FDS selectors (bytes
+	 * 12-13, 20-21): XSAVE without REX.W stores them on CPUs that do not
+	 * deprecate them (Core 2), and the host's 64-bit XSAVE image that
+	 * KVM_GET_XSAVE returns has no room for them (stock KVM loses them
+	 * alike).
+	 */
 	for (k = 0; k < 416; k++)
-		GUEST_ASSERT_EQ(xs_a[k], xs_b[k]);
+		if (k != 12 && k != 13 && k != 20 && k != 21)
+			GUEST_ASSERT_EQ(xs_a[k], xs_b[k]);
 	if (guest_xcr0 & XFEATURE_MASK_YMM)
 		for (k = 576; k < 832; k++)
 			GUEST_ASSERT_EQ(xs_a[k], xs_b[k]);
