@@ -950,30 +950,10 @@ static void rm_init(struct rm *r, const uint8_t *code, const uint8_t *end,
 	rm_init_vcpu(r);
 }
 
-static void rm_alarm(int sig)
-{
-}
-
 /* KVM_RUN; a guest that makes no exit for RM_WATCHDOG_MS fails. */
 static void rm_run(struct rm *r)
 {
-	struct sigaction sa = { .sa_handler = rm_alarm };
-	struct kvm_sregs s;
-	struct kvm_regs regs;
-	int ret;
-
-	sigaction(SIGUSR1, &sa, NULL);
-	ret = vcpu_run_timed(r->vcpu, RM_WATCHDOG_MS, SIGUSR1);
-	if (ret == -1 && errno == EINTR) {
-		vcpu_regs_get(r->vcpu, &regs);
-		vcpu_sregs_get(r->vcpu, &s);
-		TEST_FAIL("no exit for %d ms: cs %04x:%04llx cr0 0x%llx rflags 0x%llx",
-			  RM_WATCHDOG_MS, s.cs.selector,
-			  (unsigned long long)regs.rip,
-			  (unsigned long long)s.cr0,
-			  (unsigned long long)regs.rflags);
-	}
-	TEST_ASSERT(ret == 0, "KVM_RUN returned %d (errno %d)", ret, errno);
+	vcpu_run_watchdog(r->vcpu, RM_WATCHDOG_MS);
 }
 
 /* The next exit is the guest's OUT of a dword to RM_PORT: its value. */

@@ -1547,29 +1547,10 @@ static void pm_set_mode(struct kvm_vcpu *vcpu, uint64_t cr0, uint64_t cr4,
 	vcpu_sregs_set(vcpu, &s);
 }
 
-static void pm_alarm(int sig)
-{
-}
-
 /* KVM_RUN; a guest that makes no exit for 10 s fails with its state. */
 static void pm_run(struct kvm_vcpu *vcpu)
 {
-	struct sigaction sa = { .sa_handler = pm_alarm };
-	struct kvm_sregs s;
-	struct kvm_regs regs;
-	int r;
-
-	sigaction(SIGUSR1, &sa, NULL);
-	r = vcpu_run_timed(vcpu, 10000, SIGUSR1);
-	if (r == -1 && errno == EINTR) {
-		vcpu_regs_get(vcpu, &regs);
-		vcpu_sregs_get(vcpu, &s);
-		TEST_FAIL("no exit for 10 s: rip 0x%llx cr0 0x%llx cr3 0x%llx cr4 0x%llx cr2 0x%llx",
-			  (unsigned long long)regs.rip,
-			  (unsigned long long)s.cr0, (unsigned long long)s.cr3,
-			  (unsigned long long)s.cr4, (unsigned long long)s.cr2);
-	}
-	TEST_ASSERT(r == 0, "KVM_RUN returned %d", r);
+	vcpu_run_watchdog(vcpu, 10000);
 }
 
 static uint32_t pm_expect_out(struct kvm_vcpu *vcpu)

@@ -196,6 +196,11 @@ void vcpu_run(struct kvm_vcpu *vcpu);
  * caller installed) ends it with -1/EINTR.
  */
 int vcpu_run_timed(struct kvm_vcpu *vcpu, unsigned int ms, int signo);
+/*
+ * KVM_RUN that must end with an exit within @ms (SIGUSR1 as the watchdog):
+ * otherwise the test fails with the guest's RIP and control registers.
+ */
+void vcpu_run_watchdog(struct kvm_vcpu *vcpu, unsigned int ms);
 
 const char *exit_reason_str(uint32_t reason);
 

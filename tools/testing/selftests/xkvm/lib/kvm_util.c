@@ -539,3 +539,28 @@ int vcpu_run_timed(struct kvm_vcpu *vcpu, unsigned int ms, int signo)
 	errno = err;
 	return r;
 }
+
+static void vcpu_watchdog_signal(int sig)
+{
+}
+
+void vcpu_run_watchdog(struct kvm_vcpu *vcpu, unsigned int ms)
+{
+	struct sigaction sa = { .sa_handler = vcpu_watchdog_signal };
+	struct kvm_sregs s;
+	struct kvm_regs regs;
+	int r;
+
+	sigaction(SIGUSR1, &sa, NULL);
+	r = vcpu_run_timed(vcpu, ms, SIGUSR1);
+	if (r == -1 && errno == EINTR) {
+		vcpu_regs_get(vcpu, &regs);
+		vcpu_sregs_get(vcpu, &s);
+		TEST_FAIL("no exit for %u ms: cs %04x rip 0x%llx rflags 0x%llx cr0 0x%llx cr3 0x%llx cr4 0x%llx cr2 0x%llx",
+			  ms, s.cs.selector, (unsigned long long)regs.rip,
+			  (unsigned long long)regs.rflags,
+			  (unsigned long long)s.cr0, (unsigned long long)s.cr3,
+			  (unsigned long long)s.cr4, (unsigned long long)s.cr2);
+	}
+	TEST_ASSERT(r == 0, "KVM_RUN returned %d (errno %d)", r, errno);
+}
